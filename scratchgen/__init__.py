@@ -1,0 +1,16 @@
+"""scratchgen: generative deep learning from scratch on NumPy and CuPy.
+
+    import scratchgen as sg
+    x = sg.randn(3, 4, requires_grad=True)
+    (x * x).sum().backward()
+"""
+from . import backend
+from .backend import (float16, float32, float64, int8, int32, int64, uint8, bool_,
+                      manual_seed, set_default_device, get_default_device,
+                      set_default_dtype, get_default_dtype)
+from .autograd import *          # noqa: F401,F403  Tensor, grad, no_grad, tensor, zeros, ...
+from . import ops
+from .functional import *        # noqa: F401,F403  exp, matmul, where, cat, ...
+from . import functional
+
+__version__ = '0.1.0'

@@ -1,0 +1,96 @@
+"""``Function``: one differentiable primitive. The base class every op derives from.
+
+An op subclasses ``Function`` and writes two methods:
+
+* ``forward(*arrays) -> array | tuple``: raw backend arrays in and out;
+* ``backward(*grad_outputs) -> Tensor | tuple``: output gradients (Tensors, or None
+  where an output got no gradient) in, input gradients out, built from other ops, so
+  that gradients of gradients work with no extra code.
+
+Options of an op (axis, stride, ...) go to ``__init__``. ``Op(opts)(x, y)`` runs it.
+Every subclass is recorded in ``Function.registry`` so the tests can check that each
+op has a gradient-check case.
+"""
+import traceback
+import weakref
+
+from .. import backend
+from .grad_mode import is_grad_enabled, is_anomaly_enabled
+from .tensor import Tensor, as_tensor_like
+
+
+class Function:
+    registry = {}            # name -> class, for the op-coverage meta-test
+    differentiable = True    # False for comparisons, argmax, ... (no backward)
+    _seq = 0                 # creation counter: deterministic tie-break in the graph walk
+
+    def __init_subclass__(cls, register=True, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if register:
+            if cls.__name__ in Function.registry:
+                raise TypeError(f"op name {cls.__name__!r} registered twice")
+            Function.registry[cls.__name__] = cls
+
+    def __call__(self, *inputs):
+        inputs = [as_tensor_like(x, inputs) for x in inputs]
+        device = inputs[0].device
+        for t in inputs[1:]:
+            if t.device != device:
+                raise RuntimeError(f"{self.name}: inputs are on different devices "
+                                   f"({', '.join(x.device for x in inputs)}); move them with .to()")
+        outs = self.forward(*[t.data for t in inputs])
+        single = not isinstance(outs, tuple)
+        if single:
+            outs = (outs,)
+        needs_grad = (self.differentiable and is_grad_enabled()
+                      and any(t.requires_grad for t in inputs))
+        outputs = [Tensor._from_op(backend.ensure_array(o), needs_grad) for o in outs]
+        if needs_grad:
+            self.inputs = inputs
+            self.outputs = [weakref.ref(o) for o in outputs]
+            self.generation = max(t.generation for t in inputs)
+            Function._seq += 1
+            self.seq = Function._seq
+            for o in outputs:
+                o.creator = self
+                o.generation = self.generation + 1
+        if is_anomaly_enabled():
+            self.stack = ''.join(traceback.format_stack(limit=12)[:-1])
+            check_finite(self, outs, 'forward output')
+        return outputs[0] if single else tuple(outputs)
+
+    xp_of = staticmethod(backend.xp_of)   # the array module of a forward input
+
+    @property
+    def name(self):
+        return type(self).__name__
+
+    def forward(self, *arrays):
+        raise NotImplementedError
+
+    def backward(self, *grad_outputs):
+        raise NotImplementedError(f"{self.name} is not differentiable")
+
+    def output(self, i=0):
+        """The i-th output Tensor (held weakly; alive whenever its gradient is needed)."""
+        return self.outputs[i]()
+
+    def release(self):
+        """Drop inputs, outputs and saved arrays once backward has used them."""
+        self.__dict__.clear()
+        self.released = True
+
+    def __repr__(self):
+        return f"<{self.name}>"
+
+
+def check_finite(fn, arrays, what):
+    for a in arrays:
+        if a is None:
+            continue
+        a = getattr(a, 'data', a)
+        xp = backend.xp_of(a)
+        if a.dtype.kind in 'fc' and not bool(xp.isfinite(a).all()):
+            where = getattr(fn, 'stack', '')
+            raise RuntimeError(f"detect_anomaly: {fn.name} produced NaN/Inf in its {what} "
+                               f"(shape {tuple(a.shape)}).\nThe op was created at:\n{where}")

@@ -1,0 +1,391 @@
+"""The one door to the arrays: NumPy on ``'cpu'``, CuPy on ``'cuda'``, and ``'emu'``.
+
+Everything else in scratchgen asks this module for the array module of an array
+(``xp_of``) or of a device (``array_module``) and never imports NumPy/CuPy for device
+math itself. Every NumPy/CuPy difference is handled here, once:
+
+* random numbers (one seeded generator per device, ``manual_seed``),
+* scatter-add (``np.add.at`` vs ``cupyx.scatter_add``),
+* host transfer (``to_host`` / ``to_device``; CuPy refuses implicit conversion),
+* 0-d results (CuPy reductions return 0-d arrays, NumPy returns scalars).
+
+``'emu'`` is a CPU emulation of the device boundary: arrays compute with NumPy but
+refuse, with ``TypeError``, what CuPy refuses (``np.asarray(x)``, mixing host NumPy
+arrays into device math). Tests run on it so that host leaks are caught without a GPU.
+"""
+import numpy as np
+from numpy.lib.mixins import NDArrayOperatorsMixin
+
+# dtypes, re-exported as sg.float32 etc.
+float16, float32, float64 = np.float16, np.float32, np.float64
+int8, int32, int64, uint8, bool_ = np.int8, np.int32, np.int64, np.uint8, np.bool_
+
+DEVICES = ('cpu', 'emu', 'cuda')
+_default_dtype = np.dtype(np.float32)
+_default_device = 'cpu'
+
+
+# ----------------------------------------------------------------------------- emu
+def _refuse_host(kind):
+    raise TypeError(f"emu: {kind} mixes a host NumPy array with a device array; "
+                    "CuPy refuses this too. Move it explicitly (sg.tensor(..., device=...) "
+                    "or backend.to_device).")
+
+
+def _unwrap(obj, where):
+    """EmuArray -> ndarray, recursively; a host ndarray is refused like CuPy does."""
+    if isinstance(obj, EmuArray):
+        return obj._a
+    if isinstance(obj, np.ndarray):
+        _refuse_host(where)
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_unwrap(o, where) for o in obj)
+    return obj
+
+
+def _wrap(obj):
+    """ndarray / NumPy scalar -> EmuArray (CuPy returns 0-d arrays, not scalars)."""
+    if isinstance(obj, (np.ndarray, np.generic)):
+        return EmuArray(np.asarray(obj))
+    if isinstance(obj, tuple):
+        return tuple(_wrap(o) for o in obj)
+    if isinstance(obj, list):
+        return [_wrap(o) for o in obj]
+    return obj
+
+
+class EmuArray(NDArrayOperatorsMixin):
+    """A NumPy array behind a device boundary (see module docstring)."""
+    __slots__ = ('_a',)
+    __array_priority__ = 100
+
+    def __init__(self, a):
+        self._a = a
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError("emu: implicit conversion to a NumPy array is not allowed "
+                        "(CuPy refuses it too); use Tensor.numpy() or backend.to_host().")
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        args = _unwrap(inputs, f"ufunc '{ufunc.__name__}'")
+        if 'out' in kwargs:
+            kwargs['out'] = _unwrap(kwargs['out'], f"ufunc '{ufunc.__name__}'")
+        return _wrap(getattr(ufunc, method)(*args, **kwargs))
+
+    def __array_function__(self, func, types, args, kwargs):
+        name = getattr(func, '__name__', str(func))
+        args = _unwrap(args, name)
+        kwargs = {k: _unwrap(v, name) for k, v in kwargs.items()}
+        return _wrap(func(*args, **kwargs))
+
+    # attributes and methods forward to the wrapped array; results stay on the device
+    def __getattr__(self, name):
+        if name.startswith('__'):    # no __array_interface__ etc.: no back door to the host
+            raise AttributeError(name)
+        attr = getattr(self._a, name)
+        if not callable(attr):
+            return _wrap(attr) if name in ('T', 'real', 'imag') else attr
+        if name in ('item', 'tolist'):      # explicit host conversions, as in CuPy
+            return attr
+        return lambda *a, **k: _wrap(attr(*_unwrap(a, name),
+                                          **{key: _unwrap(v, name) for key, v in k.items()}))
+
+    def __getitem__(self, key):
+        return _wrap(self._a[_unwrap(key, 'indexing')])
+
+    def __setitem__(self, key, value):
+        self._a[_unwrap(key, 'indexing')] = _unwrap(value, 'assignment')
+
+    def __len__(self):
+        return len(self._a)
+
+    def __iter__(self):
+        return (_wrap(r) for r in self._a)
+
+    def __float__(self):
+        return float(self._a)
+
+    def __int__(self):
+        return int(self._a)
+
+    def __bool__(self):
+        return bool(self._a)
+
+    def __repr__(self):
+        return 'emu_' + repr(self._a)
+
+    def get(self):
+        """Explicit device-to-host copy (CuPy's spelling)."""
+        return self._a.copy()
+
+
+class _EmuModule:
+    """Module-like: NumPy's namespace, with array creation landing on the emu device.
+
+    Functions that take arrays dispatch to EmuArray via NumPy's ``__array_function__``
+    protocol; creation functions (``zeros``, ``asarray``, ...) are wrapped here.
+    """
+    _creators = ('array', 'asarray', 'ascontiguousarray', 'zeros', 'ones', 'empty', 'full',
+                 'arange', 'linspace', 'eye', 'identity', 'tri', 'indices')
+
+    def __getattr__(self, name):
+        attr = getattr(np, name)
+        if name in self._creators:
+            def create(*args, **kwargs):
+                args = [a._a if isinstance(a, EmuArray) else a for a in args]
+                return EmuArray(np.asarray(attr(*args, **kwargs)))
+            return create
+        return attr
+
+    def __repr__(self):
+        return "<array module 'emu' (NumPy behind a CuPy-like device boundary)>"
+
+
+emu = _EmuModule()
+
+
+# ----------------------------------------------------------------------------- cupy
+_cupy = None
+_cupy_error = None
+
+
+def _get_cupy():
+    """Import CuPy lazily; explain clearly what is missing if it cannot be used."""
+    global _cupy, _cupy_error
+    if _cupy is None and _cupy_error is None:
+        try:
+            import cupy
+            if cupy.cuda.runtime.getDeviceCount() < 1:
+                raise RuntimeError('no CUDA device found')
+            _cupy = cupy
+        except ImportError:
+            _cupy_error = ("device 'cuda' needs CuPy, which is not installed "
+                           "(pip install 'scratchgen[gpu]' or cupy-cuda12x)")
+        except Exception as e:    # CUDA driver/runtime errors surface here
+            _cupy_error = f"device 'cuda' is not usable: CuPy is installed but {e}"
+    if _cupy is None:
+        raise RuntimeError(_cupy_error)
+    return _cupy
+
+
+def cuda_is_available():
+    try:
+        _get_cupy()
+        return True
+    except RuntimeError:
+        return False
+
+
+def cuda_unavailable_reason():
+    """Why 'cuda' cannot be used, or None when it can."""
+    try:
+        _get_cupy()
+        return None
+    except RuntimeError as e:
+        return str(e)
+
+
+# ----------------------------------------------------------------------------- devices
+def canonical_device(device):
+    """'cpu' | 'emu' | 'cuda' from a string (``'cuda:0'`` accepted) or None (default)."""
+    if device is None:
+        return _default_device
+    name = str(device).lower()
+    if name.startswith('cuda'):
+        name = 'cuda'
+    if name not in DEVICES:
+        raise ValueError(f"unknown device {device!r}; expected one of {DEVICES}")
+    if name == 'cuda':
+        _get_cupy()
+    return name
+
+
+def array_module(device):
+    device = canonical_device(device)
+    if device == 'cpu':
+        return np
+    if device == 'emu':
+        return emu
+    return _get_cupy()
+
+
+def device_of(a):
+    if isinstance(a, EmuArray):
+        return 'emu'
+    if type(a).__module__.startswith('cupy'):
+        return 'cuda'
+    return 'cpu'
+
+
+def xp_of(a):
+    """The array module (numpy, emu or cupy) that holds array ``a``."""
+    if isinstance(a, EmuArray):
+        return emu
+    if type(a).__module__.startswith('cupy'):
+        return _cupy
+    return np
+
+
+def is_array(a):
+    return isinstance(a, (np.ndarray, EmuArray)) or type(a).__module__.startswith('cupy')
+
+
+def set_default_device(device):
+    global _default_device
+    _default_device = canonical_device(device)
+
+
+def get_default_device():
+    return _default_device
+
+
+def set_default_dtype(dtype):
+    global _default_dtype
+    dtype = np.dtype(dtype)
+    if dtype.kind != 'f':
+        raise TypeError(f"set_default_dtype: expected a floating dtype, got {dtype}")
+    _default_dtype = dtype
+
+
+def get_default_dtype():
+    return _default_dtype
+
+
+# ----------------------------------------------------------------------------- transfer
+def to_host(a):
+    """A host NumPy copy of any backend array (explicit transfer)."""
+    if isinstance(a, EmuArray):
+        return a._a.copy()
+    if type(a).__module__.startswith('cupy'):
+        return a.get()
+    return np.array(a, copy=True)
+
+
+def to_device(a, device, dtype=None):
+    """Put host data or a backend array on ``device`` (a copy when it moves)."""
+    device = canonical_device(device)
+    src = device_of(a) if is_array(a) else 'cpu'
+    if src == device:
+        return a if dtype is None else a.astype(dtype, copy=False)
+    host = to_host(a) if src != 'cpu' else np.asarray(a)
+    if dtype is not None:
+        host = host.astype(dtype, copy=False)
+    if device == 'cpu':
+        return host
+    if device == 'emu':
+        return EmuArray(np.array(host, copy=True))
+    return _get_cupy().asarray(host)
+
+
+def asarray(data, dtype=None, device=None):
+    """Host data (lists, scalars, NumPy arrays) or a backend array -> array on ``device``."""
+    if is_array(data):
+        return to_device(data, device if device is not None else device_of(data), dtype)
+    return to_device(np.asarray(data, dtype=dtype), device)
+
+
+def copyto_host_scalar(a):
+    """Python number from a size-1 array (explicit sync on CuPy)."""
+    return a.item()
+
+
+# ----------------------------------------------------------------------------- scatter-add
+def scatter_add(target, indices, values):
+    """``target[indices] += values`` in place, correct for repeated indices, any device.
+
+    ``x[idx] += g`` silently drops repeats on every backend; this is the one place
+    that does it right (np.add.at / cupyx.scatter_add).
+    """
+    if isinstance(target, EmuArray):
+        np.add.at(target._a, _unwrap(indices, 'scatter_add'), _unwrap(values, 'scatter_add'))
+    elif type(target).__module__.startswith('cupy'):
+        import cupyx
+        cupyx.scatter_add(target, indices, values)
+    else:
+        np.add.at(target, indices, values)
+    return target
+
+
+# ----------------------------------------------------------------------------- random
+class _RNG:
+    """One seeded generator per device. Device streams are drawn on the host for
+    'cpu' and 'emu' (identical numbers) and with CuPy's generator on 'cuda'."""
+
+    def __init__(self, seed=0):
+        self.seed(seed)
+
+    def seed(self, seed):
+        self.host = np.random.default_rng(seed)
+        self._seed = seed
+        self._cuda = None
+
+    def cuda(self):
+        if self._cuda is None:
+            self._cuda = _get_cupy().random.default_rng(self._seed)
+        return self._cuda
+
+    def generator(self, device):
+        return self.cuda() if device == 'cuda' else self.host
+
+
+_rng = _RNG(0)
+
+
+def manual_seed(seed):
+    """Seed every device's generator (like torch.manual_seed)."""
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"manual_seed: expected a non-negative int, got {seed!r}")
+    _rng.seed(int(seed))
+
+
+def get_rng_state():
+    """Host generator state as a dict of plain arrays/ints (checkpointable without pickle)."""
+    st = _rng.host.bit_generator.state
+    return {'bit_generator': st['bit_generator'], 'state': int(st['state']['state']),
+            'inc': int(st['state']['inc']), 'has_uint32': int(st['has_uint32']),
+            'uinteger': int(st['uinteger'])}
+
+
+def set_rng_state(state):
+    bg = _rng.host.bit_generator
+    bg.state = {'bit_generator': str(state['bit_generator']),
+                'state': {'state': int(state['state']), 'inc': int(state['inc'])},
+                'has_uint32': int(state['has_uint32']), 'uinteger': int(state['uinteger'])}
+
+
+def _draw(device, host_fn, cuda_fn):
+    device = canonical_device(device)
+    if device == 'cuda':
+        return cuda_fn(_rng.cuda())
+    return to_device(host_fn(_rng.host), device)
+
+
+def randn(shape, dtype=None, device=None):
+    dtype = np.dtype(dtype or _default_dtype)
+    return _draw(device, lambda g: g.standard_normal(shape).astype(dtype),
+                 lambda g: g.standard_normal(shape, dtype=dtype if dtype.itemsize >= 4 else None).astype(dtype))
+
+
+def rand(shape, dtype=None, device=None):
+    dtype = np.dtype(dtype or _default_dtype)
+    return _draw(device, lambda g: g.random(shape).astype(dtype),
+                 lambda g: g.random(shape).astype(dtype))
+
+
+def randint(low, high, shape, dtype=np.int64, device=None):
+    return _draw(device, lambda g: g.integers(low, high, shape).astype(dtype),
+                 lambda g: g.integers(low, high, shape).astype(dtype))
+
+
+def permutation(n, device=None):
+    return _draw(device, lambda g: g.permutation(n), lambda g: g.permutation(n))
+
+
+def host_rng():
+    """The host generator (for host-side code: data shuffling, procedural data)."""
+    return _rng.host
+
+
+def ensure_array(a):
+    """NumPy reductions return scalars; make them 0-d arrays like CuPy's."""
+    return np.asarray(a) if isinstance(a, np.generic) else a

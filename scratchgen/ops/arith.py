@@ -1,0 +1,215 @@
+"""Arithmetic: + - * / ** @, negation, and comparisons (no gradient, bool results).
+
+Broadcasting: forward broadcasts as NumPy does; the engine sums each input gradient
+back to the input's shape, so these backward rules ignore broadcasting entirely.
+"""
+from ..autograd import Function, Tensor
+from .unary import log
+
+
+__all__ = ['add', 'sub', 'mul', 'div', 'neg', 'pow', 'matmul', 'lt', 'le', 'gt', 'ge', 'eq', 'ne']
+
+
+class Add(Function):
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, gy):
+        return gy, gy
+
+
+class Sub(Function):
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, gy):
+        return gy, -gy
+
+
+class Mul(Function):
+    def forward(self, a, b):
+        return a * b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        return gy * b, gy * a
+
+
+class Div(Function):
+    def forward(self, a, b):
+        return a / b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        ga = gy / b
+        return ga, -ga * a / b
+
+
+class Neg(Function):
+    def forward(self, a):
+        return -a
+
+    def backward(self, gy):
+        return -gy
+
+
+class PowConst(Function):
+    """x ** p for a constant Python number p."""
+
+    def __init__(self, p):
+        self.p = p
+
+    def forward(self, a):
+        return a ** self.p
+
+    def backward(self, gy):
+        (a,) = self.inputs
+        if self.p == 0:
+            return gy * 0.0
+        return gy * self.p * a ** (self.p - 1)
+
+
+class Pow(Function):
+    """a ** b with both a tensor; d/db = a**b * log(a) needs a > 0 where b varies."""
+
+    def forward(self, a, b):
+        return a ** b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        y = self.output()
+        ga = gy * b * a ** (b - 1)
+        gb = gy * y * log(a) if b.requires_grad else None
+        return ga, gb
+
+
+class MatMul(Function):
+    """Batched matrix product of arrays with ndim >= 2 (1-d cases handled in ``matmul``)."""
+
+    def forward(self, a, b):
+        if a.shape[-1] != b.shape[-2]:
+            raise ValueError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} do not align "
+                             f"({a.shape[-1]} != {b.shape[-2]})")
+        return a @ b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        return gy @ b.mT, a.mT @ gy
+
+
+# ------------------------------------------------------------------ comparisons
+class _Compare(Function, register=False):
+    differentiable = False
+
+
+class Lt(_Compare):
+    def forward(self, a, b):
+        return a < b
+
+
+class Le(_Compare):
+    def forward(self, a, b):
+        return a <= b
+
+
+class Gt(_Compare):
+    def forward(self, a, b):
+        return a > b
+
+
+class Ge(_Compare):
+    def forward(self, a, b):
+        return a >= b
+
+
+class Eq(_Compare):
+    def forward(self, a, b):
+        return a == b
+
+
+class Ne(_Compare):
+    def forward(self, a, b):
+        return a != b
+
+
+# ------------------------------------------------------------------ functional API
+def add(a, b):
+    return Add()(a, b)
+
+
+def sub(a, b):
+    return Sub()(a, b)
+
+
+def mul(a, b):
+    return Mul()(a, b)
+
+
+def div(a, b):
+    return Div()(a, b)
+
+
+def neg(a):
+    return Neg()(a)
+
+
+def pow(a, p):
+    if isinstance(p, Tensor):
+        return Pow()(a, p)
+    return PowConst(p)(a)
+
+
+def matmul(a, b):
+    """NumPy/PyTorch matmul: 1-d operands are promoted to matrices, then squeezed."""
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+        raise TypeError("matmul: both operands must be Tensors")
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: operands must not be 0-d, got shapes {a.shape} and {b.shape}")
+    a2 = a.unsqueeze(0) if a.ndim == 1 else a
+    b2 = b.unsqueeze(-1) if b.ndim == 1 else b
+    if a2.shape[-1] != b2.shape[-2]:
+        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align "
+                         f"({a2.shape[-1]} != {b2.shape[-2]})")
+    y = MatMul()(a2, b2)
+    if b.ndim == 1:
+        y = y.squeeze(-1)
+    if a.ndim == 1:
+        y = y.squeeze(-2 if b.ndim > 1 else -1)
+    return y
+
+
+def lt(a, b):
+    return Lt()(a, b)
+
+
+def le(a, b):
+    return Le()(a, b)
+
+
+def gt(a, b):
+    return Gt()(a, b)
+
+
+def ge(a, b):
+    return Ge()(a, b)
+
+
+def eq(a, b):
+    return Eq()(a, b)
+
+
+def ne(a, b):
+    return Ne()(a, b)
+
+
+TENSOR_METHODS = {
+    '__add__': add, '__radd__': lambda a, b: add(b, a),
+    '__sub__': sub, '__rsub__': lambda a, b: sub(b, a),
+    '__mul__': mul, '__rmul__': lambda a, b: mul(b, a),
+    '__truediv__': div, '__rtruediv__': lambda a, b: div(b, a),
+    '__pow__': pow, '__rpow__': lambda a, b: Pow()(b, a),
+    '__matmul__': matmul, '__rmatmul__': lambda a, b: matmul(b, a),
+    '__neg__': neg,
+    '__lt__': lt, '__le__': le, '__gt__': gt, '__ge__': ge, '__eq__': eq, '__ne__': ne,
+    'add': add, 'sub': sub, 'mul': mul, 'div': div, 'pow': pow, 'matmul': matmul, 'neg': neg,
+}

@@ -1,0 +1,72 @@
+"""Arithmetic ops: forward against NumPy, first and second derivatives, every device."""
+import numpy as np
+import pytest
+
+from helpers import OpCase, Spec, check_case
+
+CASES = [
+    OpCase('Add', lambda a, b: a + b, [(3, 4), (3, 4)], reference=np.add),
+    OpCase('Add', lambda a, b: a + b, [(2, 3, 4), (4,)], name='Add broadcast'),
+    OpCase('Add', lambda a, b: a + b, [(3, 1), Spec((1, 4), noncontig=True)], name='Add size-1 dims'),
+    OpCase('Add', lambda a: 2.5 + a, [(5,)], name='Add scalar'),
+    OpCase('Sub', lambda a, b: a - b, [(3, 4), (4,)], reference=np.subtract),
+    OpCase('Sub', lambda a: 1.0 - a, [(3,)], name='Sub reflected'),
+    OpCase('Mul', lambda a, b: a * b, [(3, 4), Spec((3, 1))]),
+    OpCase('Mul', lambda a, b: a * b, [Spec((4, 3), noncontig=True), (4, 3)], name='Mul noncontig'),
+    OpCase('Div', lambda a, b: a / b, [(3, 4), Spec((3, 4), low=0.5, high=2.0)],
+           reference=np.divide),
+    OpCase('Div', lambda a: 3.0 / a, [Spec((4,), low=0.5, high=2.0)], name='Div reflected'),
+    OpCase('Neg', lambda a: -a, [(2, 3)], reference=np.negative),
+    OpCase('PowConst', lambda a: a ** 3, [(2, 3)], reference=lambda a: a ** 3),
+    OpCase('PowConst', lambda a: a ** 0.5, [Spec((5,), low=0.5, high=2.0)], name='PowConst sqrt'),
+    OpCase('PowConst', lambda a: a ** -2, [Spec((5,), low=0.5, high=2.0)], name='PowConst inverse'),
+    OpCase('Pow', lambda a, b: a ** b, [Spec((3, 2), low=0.5, high=2.0), Spec((2,), low=-1, high=2)]),
+    OpCase('Pow', lambda a: 2.0 ** a, [(4,)], name='Pow reflected'),
+    OpCase('MatMul', lambda a, b: a @ b, [(3, 4), (4, 2)], reference=np.matmul),
+    OpCase('MatMul', lambda a, b: a @ b, [(2, 3, 4), (4, 5)], name='MatMul batched broadcast'),
+    OpCase('MatMul', lambda a, b: a @ b, [(2, 1, 3, 4), (3, 4, 2)], name='MatMul batch dims'),
+    OpCase('MatMul', lambda a, b: a @ b, [Spec((3, 4), noncontig=True), Spec((4, 2), noncontig=True)],
+           name='MatMul noncontig'),
+    OpCase('MatMul', lambda a, b: a @ b, [(4,), (4,)], name='MatMul 1d@1d', reference=np.matmul),
+    OpCase('MatMul', lambda a, b: a @ b, [(4,), (2, 4, 3)], name='MatMul 1d@3d', reference=np.matmul),
+    OpCase('MatMul', lambda a, b: a @ b, [(2, 3, 4), (4,)], name='MatMul 3d@1d', reference=np.matmul),
+]
+CASES += [
+    OpCase('Lt', lambda a, b: a < b, [(3, 4), Spec(values=[0.0, 1.0, -1.0, 0.5])],
+           differentiable=False, reference=np.less),
+    OpCase('Le', lambda a, b: a <= b, [(3, 4), Spec(values=[0.0, 1.0, -1.0, 0.5])],
+           differentiable=False, reference=np.less_equal),
+    OpCase('Gt', lambda a, b: a > b, [(3, 4), Spec(values=[0.0, 1.0, -1.0, 0.5])],
+           differentiable=False, reference=np.greater),
+    OpCase('Ge', lambda a, b: a >= b, [(3, 4), Spec(values=[0.0, 1.0, -1.0, 0.5])],
+           differentiable=False, reference=np.greater_equal),
+    OpCase('Eq', lambda a, b: a == b, [Spec(values=[[0.0, 1.0], [2.0, 0.5]]), Spec(values=[0.0, 0.5])],
+           differentiable=False, reference=np.equal),
+    OpCase('Ne', lambda a, b: a != b, [Spec(values=[[0.0, 1.0], [2.0, 0.5]]), Spec(values=[0.0, 0.5])],
+           differentiable=False, reference=np.not_equal),
+]
+
+
+@pytest.mark.parametrize('case', CASES, ids=repr)
+def test_arith(case, device):
+    check_case(case, device)
+
+
+def test_comparisons_give_bool_without_grad(device):
+    import scratchgen as sg
+    a = sg.randn(3, device=device, requires_grad=True)
+    m = a > 0
+    assert m.dtype == np.bool_ and not m.requires_grad
+
+
+def test_scalars_do_not_promote_float32(device):
+    import scratchgen as sg
+    x = sg.ones(3, device=device)
+    for y in (x + 1.5, 2 * x, x / np.float64(3.0), x ** 2, 1.0 - x, np.float64(2.0) * x):
+        assert y.dtype == np.float32
+
+
+def test_matmul_error_names_shapes():
+    import scratchgen as sg
+    with pytest.raises(ValueError, match=r"matmul: shapes \(3, 4\) and \(5, 2\) do not align"):
+        sg.ones(3, 4) @ sg.ones(5, 2)
