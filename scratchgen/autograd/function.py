@@ -15,7 +15,7 @@ import traceback
 import weakref
 
 from .. import backend
-from .grad_mode import is_grad_enabled, is_anomaly_enabled
+from .grad_mode import _state
 from .tensor import Tensor, as_tensor_like
 
 
@@ -32,18 +32,20 @@ class Function:
             Function.registry[cls.__name__] = cls
 
     def __call__(self, *inputs):
-        inputs = [as_tensor_like(x, inputs) for x in inputs]
-        device = inputs[0].device
-        for t in inputs[1:]:
-            if t.device != device:
+        if not all(type(x) is Tensor or isinstance(x, Tensor) for x in inputs):
+            inputs = [as_tensor_like(x, inputs) for x in inputs]
+        if len(inputs) > 1:
+            kind = type(inputs[0].data)
+            if any(type(t.data) is not kind for t in inputs[1:]) and \
+                    len({t.device for t in inputs}) > 1:
                 raise RuntimeError(f"{self.name}: inputs are on different devices "
                                    f"({', '.join(x.device for x in inputs)}); move them with .to()")
         outs = self.forward(*[t.data for t in inputs])
         single = not isinstance(outs, tuple)
         if single:
             outs = (outs,)
-        needs_grad = (self.differentiable and is_grad_enabled()
-                      and any(t.requires_grad for t in inputs))
+        needs_grad = (self.differentiable and _state.enabled
+                      and any(t._requires_grad for t in inputs))
         outputs = [Tensor._from_op(backend.ensure_array(o), needs_grad) for o in outs]
         if needs_grad:
             self.inputs = inputs
@@ -54,7 +56,7 @@ class Function:
             for o in outputs:
                 o.creator = self
                 o.generation = self.generation + 1
-        if is_anomaly_enabled():
+        if _state.anomaly:
             self.stack = ''.join(traceback.format_stack(limit=12)[:-1])
             check_finite(self, outs, 'forward output')
         return outputs[0] if single else tuple(outputs)
@@ -88,7 +90,7 @@ def check_finite(fn, arrays, what):
     for a in arrays:
         if a is None:
             continue
-        a = getattr(a, 'data', a)
+        a = a.data if isinstance(a, Tensor) else a
         xp = backend.xp_of(a)
         if a.dtype.kind in 'fc' and not bool(xp.isfinite(a).all()):
             where = getattr(fn, 'stack', '')

@@ -1,16 +1,22 @@
 """Grad modes: ``no_grad``, ``enable_grad``, ``set_grad_enabled``; anomaly detection switch."""
 import functools
-import threading
 
-_state = threading.local()
+
+class _State:
+    """Process-wide switches (plain attributes: read on every op, so kept cheap)."""
+    enabled = True
+    anomaly = False
+
+
+_state = _State()
 
 
 def is_grad_enabled():
-    return getattr(_state, 'enabled', True)
+    return _state.enabled
 
 
 def is_anomaly_enabled():
-    return getattr(_state, 'anomaly', False)
+    return _state.anomaly
 
 
 class _GradMode:

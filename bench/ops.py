@@ -1,0 +1,235 @@
+"""Speed of scratchgen against PyTorch CPU on the same computations.
+
+Each library is timed in its own subprocess (NumPy and PyTorch thread pools fight when
+interleaved on 2 cores), median of at least 20 repeats after warm-up. Run:
+
+    python bench/ops.py                 # all cases, both libraries, ratio table
+    python bench/ops.py --cases a b     # some cases
+    python bench/ops.py --repeats 50
+
+Cases (issues #2, #3):
+  a  per-op overhead: chain of 100 small elementwise ops (x of 64 floats), fwd+bwd
+  b  MLP 784-512-512-784, batch 128, ReLU, MSE, fwd+bwd
+  c  conv layer: batch 64, 1->32 channels, 28x28, 3x3, padding 1, fwd+bwd
+  d  attention: B=16, H=4, T=128, D=32, softmax(QK^T/sqrt(D))V, fwd+bwd
+  e  small conv-net training step (conv-relu-pool x2, linear, cross-entropy, Adam)
+  f  attention block: LayerNorm + MultiheadAttention(128, 4) + residual, B=16, T=128
+"""
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+
+CASES = {
+    'a': 'per-op overhead, chain of 100 elementwise ops (fwd+bwd)',
+    'b': 'MLP 784-512-512-784, batch 128 (fwd+bwd)',
+    'c': 'conv 1->32, 3x3, 28x28, batch 64 (fwd+bwd)',
+    'd': 'attention B=16 H=4 T=128 D=32 (fwd+bwd)',
+    'e': 'small conv net training step (batch 64, 28x28)',
+    'f': 'attention block: LayerNorm + MHA(128, 4 heads) + residual (fwd+bwd)',
+}
+TARGETS = {'a': 3.0, 'b': 1.3, 'c': 2.5, 'd': 2.0, 'e': 2.5, 'f': 2.0}
+
+
+def build_sg(case):
+    import numpy as np
+    import scratchgen as sg
+    F = sg.functional
+    rng = np.random.default_rng(0)
+
+    def T(*shape, grad=True, scale=1.0):
+        return sg.tensor((rng.standard_normal(shape) * scale).astype(np.float32), requires_grad=grad)
+
+    if case == 'a':
+        x = T(64)
+
+        def run():
+            y = x
+            for _ in range(50):
+                y = y * 1.001
+                y = y + 0.001
+            y.sum().backward()
+            x.grad = None
+    elif case == 'b':
+        x, t = T(128, 784, grad=False), T(128, 784, grad=False)
+        ws = [T(784, 512, scale=0.03), T(512, 512, scale=0.04), T(512, 784, scale=0.04)]
+        bs = [T(512), T(512), T(784)]
+
+        def run():
+            h = F.relu(x @ ws[0] + bs[0])
+            h = F.relu(h @ ws[1] + bs[1])
+            y = h @ ws[2] + bs[2]
+            F.mse_loss(y, t).backward()
+            for p in ws + bs:
+                p.grad = None
+    elif case == 'c':
+        x, w, b = T(64, 1, 28, 28), T(32, 1, 3, 3), T(32)
+
+        def run():
+            y = F.conv2d(x, w, b, padding=1)
+            y.sum().backward()
+            x.grad = w.grad = b.grad = None
+    elif case == 'd':
+        q, k, v = T(16, 4, 128, 32), T(16, 4, 128, 32), T(16, 4, 128, 32)
+        g = T(16, 4, 128, 32, grad=False)
+
+        def run():
+            att = F.softmax((q @ k.swapaxes(-1, -2)) * (1 / 32 ** 0.5), axis=-1)
+            y = att @ v
+            y.backward(g)
+            q.grad = k.grad = v.grad = None
+    elif case == 'e':
+        net = sg.nn.Sequential(sg.nn.Conv2d(1, 16, 3, padding=1), sg.nn.ReLU(), sg.nn.MaxPool2d(2),
+                               sg.nn.Conv2d(16, 32, 3, padding=1), sg.nn.ReLU(), sg.nn.MaxPool2d(2),
+                               sg.nn.Flatten(), sg.nn.Linear(32 * 7 * 7, 10))
+        opt = sg.optim.Adam(net.parameters(), lr=1e-3)
+        x = T(64, 1, 28, 28, grad=False)
+        y = sg.tensor(rng.integers(0, 10, 64))
+
+        def run():
+            opt.zero_grad()
+            F.cross_entropy(net(x), y).backward()
+            opt.step()
+    elif case == 'f':
+        ln = sg.nn.LayerNorm(128)
+        mha = sg.nn.MultiheadAttention(128, 4, batch_first=True)
+        x = T(16, 128, 128)
+        g = T(16, 128, 128, grad=False)
+
+        def run():
+            h = ln(x)
+            y = x + mha(h, h, h, need_weights=False)[0]
+            y.backward(g)
+            x.grad = None
+            for p in list(ln.parameters()) + list(mha.parameters()):
+                p.grad = None
+    return run
+
+
+def build_torch(case):
+    import numpy as np
+    import torch
+    F = torch.nn.functional
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+
+    def T(*shape, grad=True, scale=1.0):
+        return torch.tensor((rng.standard_normal(shape) * scale).astype(np.float32), requires_grad=grad)
+
+    if case == 'a':
+        x = T(64)
+
+        def run():
+            y = x
+            for _ in range(50):
+                y = y * 1.001
+                y = y + 0.001
+            y.sum().backward()
+            x.grad = None
+    elif case == 'b':
+        x, t = T(128, 784, grad=False), T(128, 784, grad=False)
+        ws = [T(784, 512, scale=0.03), T(512, 512, scale=0.04), T(512, 784, scale=0.04)]
+        bs = [T(512), T(512), T(784)]
+
+        def run():
+            h = F.relu(x @ ws[0] + bs[0])
+            h = F.relu(h @ ws[1] + bs[1])
+            y = h @ ws[2] + bs[2]
+            F.mse_loss(y, t).backward()
+            for p in ws + bs:
+                p.grad = None
+    elif case == 'c':
+        x, w, b = T(64, 1, 28, 28), T(32, 1, 3, 3), T(32)
+
+        def run():
+            y = F.conv2d(x, w, b, padding=1)
+            y.sum().backward()
+            x.grad = w.grad = b.grad = None
+    elif case == 'd':
+        q, k, v = T(16, 4, 128, 32), T(16, 4, 128, 32), T(16, 4, 128, 32)
+        g = T(16, 4, 128, 32, grad=False)
+
+        def run():
+            att = F.softmax((q @ k.transpose(-1, -2)) * (1 / 32 ** 0.5), dim=-1)
+            y = att @ v
+            y.backward(g)
+            q.grad = k.grad = v.grad = None
+    elif case == 'e':
+        nn = torch.nn
+        net = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                            nn.Flatten(), nn.Linear(32 * 7 * 7, 10))
+        opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+        x = T(64, 1, 28, 28, grad=False)
+        y = torch.tensor(rng.integers(0, 10, 64))
+
+        def run():
+            opt.zero_grad()
+            F.cross_entropy(net(x), y).backward()
+            opt.step()
+    elif case == 'f':
+        ln = torch.nn.LayerNorm(128)
+        mha = torch.nn.MultiheadAttention(128, 4, batch_first=True)
+        x = T(16, 128, 128)
+        g = T(16, 128, 128, grad=False)
+
+        def run():
+            h = ln(x)
+            y = x + mha(h, h, h, need_weights=False)[0]
+            y.backward(g)
+            x.grad = None
+            for p in list(ln.parameters()) + list(mha.parameters()):
+                p.grad = None
+    return run
+
+
+def worker(lib, case, repeats):
+    run = (build_sg if lib == 'sg' else build_torch)(case)
+    for _ in range(3):
+        run()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--cases', nargs='*', default=list(CASES))
+    ap.add_argument('--repeats', type=int, default=20)
+    ap.add_argument('--worker', choices=['sg', 'torch'])
+    args = ap.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.cases[0], args.repeats)))
+        return
+    try:
+        import torch  # noqa: F401
+        have_torch = True
+    except ImportError:
+        have_torch = False
+        print("PyTorch is not installed: reporting scratchgen times only "
+              "(pip install torch==2.13.0 for ratios)")
+    print(f"{'case':<4} {'what':<66} {'scratchgen':>11} {'torch':>9} {'ratio':>6} {'target':>7}")
+    for case in args.cases:
+        res = {}
+        for lib in (['sg', 'torch'] if have_torch else ['sg']):
+            out = subprocess.run([sys.executable, __file__, '--worker', lib, '--cases', case,
+                                  '--repeats', str(args.repeats)], capture_output=True, text=True)
+            if out.returncode != 0:
+                res[lib] = None
+                print(f"  [{lib} {case} failed: {out.stderr.strip().splitlines()[-1]}]")
+            else:
+                res[lib] = json.loads(out.stdout.strip().splitlines()[-1])
+        sg_t, th_t = res.get('sg'), res.get('torch')
+        ratio = f"{sg_t / th_t:.2f}" if sg_t and th_t else '-'
+        fmt = lambda t: f"{t * 1e3:.2f} ms" if t else '-'
+        print(f"{case:<4} {CASES[case]:<66} {fmt(sg_t):>11} {fmt(th_t):>9} {ratio:>6} "
+              f"{'<= ' + str(TARGETS[case]):>7}", flush=True)
+
+
+if __name__ == '__main__':
+    main()

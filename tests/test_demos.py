@@ -1,0 +1,22 @@
+"""Every demo runs end to end with --quick and writes at least one PNG."""
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+DEMOS = sorted(p for p in (ROOT / 'demos').glob('*.py') if not p.name.startswith('_'))
+
+
+@pytest.mark.parametrize('demo', DEMOS, ids=lambda p: p.stem)
+def test_demo_quick(demo, tmp_path):
+    env = dict(os.environ, MPLBACKEND='Agg')
+    out = subprocess.run([sys.executable, str(demo), '--quick', '--out', str(tmp_path)],
+                         capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
+    assert out.returncode == 0, f"{demo.name} failed:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}"
+    pngs = list(tmp_path.rglob('*.png'))
+    assert pngs, f"{demo.name} wrote no PNG into --out"
+    for png in pngs:
+        assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
