@@ -98,7 +98,8 @@ def _accumulate(leaf, g):
     if leaf.grad is None:
         # own the storage: a gradient array may be shared with other tensors, and
         # .grad is later zeroed in place
-        leaf.grad = g if g.creator is not None else Tensor(g.data.copy())
+        # (with create_graph, g * 1.0 is a fresh array that keeps g's graph)
+        leaf.grad = g * 1.0 if g.creator is not None else Tensor(g.data.copy())
     else:
         leaf.grad = leaf.grad + g
 
