@@ -30,7 +30,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
             arr = arr.copy()
     else:
         host = np.asarray(data, dtype=dtype)
-        if dtype is None and host.dtype == np.float64 and not isinstance(data, np.ndarray):
+        if dtype is None and host.dtype == np.float64 and not isinstance(data, (np.ndarray, np.generic)):
             host = host.astype(backend.get_default_dtype())
         if host.dtype == object:
             raise TypeError(f"tensor: cannot build a tensor from {type(data).__name__}")
