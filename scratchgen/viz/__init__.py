@@ -1,0 +1,8 @@
+"""Figures: image grids, 2-D scatter and density plots, training curves, latent traversals.
+
+Each function draws with matplotlib's Agg backend, writes a PNG when given ``path``
+and returns the figure. Figures never go through pyplot, so nothing needs closing
+(see ``_figure.py``), and matplotlib is imported only when a figure is drawn.
+"""
+from .images import *     # noqa: F401,F403  make_grid, image_grid, latent_traversal
+from .plots import *      # noqa: F401,F403  scatter2d, density2d, training_curves

@@ -1,0 +1,51 @@
+"""Figure plumbing shared by the plots: host conversion, a pyplot-free Agg figure, saving.
+
+Figures are built with matplotlib's object API (``Figure`` + ``FigureCanvasAgg``), never
+with pyplot: they are not registered in pyplot's global list of open figures, so
+nothing needs closing and a thousand plots in a training loop do not pile up in
+memory, and the caller's interactive backend is left alone. matplotlib is imported
+only when a figure is made, so ``import scratchgen`` does not need it.
+"""
+import os
+
+import numpy as np
+
+from .. import backend
+from ..autograd import Tensor
+
+DPI = 100
+
+
+def to_host(x, fn, name='input', dtype=None):
+    """A NumPy array from a Tensor, a backend array or Python data."""
+    if isinstance(x, Tensor):
+        x = x.numpy()
+    elif backend.is_array(x) and backend.device_of(x) != 'cpu':
+        x = backend.to_host(x)
+    try:
+        return np.asarray(x, dtype=dtype)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{fn}: {name} must be an array or Tensor, got {type(x).__name__} ({e})")
+
+
+def new_figure(width, height):
+    """An Agg figure of ``width`` x ``height`` inches at ``DPI``, with constrained layout."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError("scratchgen.viz needs matplotlib: pip install matplotlib "
+                          "(or pip install 'scratchgen[demos]')") from None
+    fig = Figure(figsize=(width, height), dpi=DPI, layout='constrained')
+    FigureCanvasAgg(fig)        # attaches itself as fig.canvas
+    return fig
+
+
+def save(fig, path):
+    """Write ``fig`` as a PNG to ``path`` (folders created) when a path is given."""
+    if path is not None:
+        path = os.fspath(path)
+        folder = os.path.dirname(os.path.abspath(path))
+        os.makedirs(folder, exist_ok=True)
+        fig.savefig(path, dpi=DPI, format='png')
+    return fig
