@@ -440,22 +440,32 @@ def erf(x):
                   -4.849547417994387e-17, -4.365404011250046e-18)
     n_taylor, n_cheb = (19, 17) if exact else (12, 9)
     a = xp.abs(x).astype(np.float64 if exact else np.float32)
-    out = xp.empty_like(a)
+    # Both branches run on every element (cheaper than boolean gathers); each sees its
+    # input clipped to its own range, and `where` picks. In-place ops on our own arrays.
 
-    small = a < 1.0
-    s = a[small]
+    s = xp.minimum(a, 1.0)                       # |x| < 1: Horner in t = x^2
     t = s * s
-    p = 0.0
-    for n in reversed(range(n_taylor)):          # Horner in t = x^2
-        p = p * t + (-1) ** n / (math.factorial(n) * (2 * n + 1))
-    out[small] = (2.0 / math.sqrt(math.pi)) * s * p
+    p = xp.full_like(t, 0.0)
+    for n in reversed(range(n_taylor)):
+        p *= t
+        p += (-1) ** n / (math.factorial(n) * (2 * n + 1))
+    p *= s
+    p *= 2.0 / math.sqrt(math.pi)
 
-    large = ~small
-    z = xp.minimum(a[large], 6.0)
-    y2 = 40.0 / (4.0 + z) - 6.0        # 2y, y = t mapped from [4/10, 4/5] onto [-1, 1]
-    b1 = b2 = 0.0
-    for c in erfcx_cheb[n_cheb - 1:0:-1]:        # Clenshaw
-        b1, b2 = y2 * b1 - b2 + c, b1
-    erfcx = 0.5 * y2 * b1 - b2 + erfcx_cheb[0]
-    out[large] = 1.0 - xp.exp(-(z * z)) * erfcx
+    z = xp.clip(a, 1.0, 6.0)                     # |x| >= 1: Clenshaw for erfcx
+    y2 = 40.0 / (4.0 + z) - 6.0        # 2y, y = 4/(4+z) mapped from [0.4, 0.8] onto [-1, 1]
+    b1, b2, tmp = xp.zeros_like(z), xp.zeros_like(z), xp.empty_like(z)
+    for c in erfcx_cheb[n_cheb - 1:0:-1]:       # b2 <- y2 b1 - b2 + c, then swap
+        xp.multiply(y2, b1, out=tmp)
+        b2 *= -1.0
+        b2 += c
+        b2 += tmp
+        b1, b2 = b2, b1
+    b1 *= 0.5 * y2
+    b1 -= b2
+    b1 += erfcx_cheb[0]                          # b1 is now erfcx(z)
+    z *= z
+    z *= -1.0
+    b1 *= xp.exp(z, out=z)
+    out = xp.where(a < 1.0, p, 1.0 - b1)
     return xp.copysign(out, x).astype(dtype, copy=False)
