@@ -13,7 +13,7 @@ from .autograd import *          # noqa: F401,F403  Tensor, grad, no_grad, tenso
 from . import ops
 from .functional import *        # noqa: F401,F403  exp, matmul, where, cat, ...
 from . import functional
-from . import nn, optim, io, data, metrics, viz
+from . import nn, optim, io, data, metrics, viz, models
 from .io import save, load
 
 __version__ = '0.1.0'

@@ -1,0 +1,3 @@
+"""Generative models, one family per module (docs/<family>.md explains each)."""
+from . import naive_bayes
+from .naive_bayes import FullJointCategorical, CategoricalNaiveBayes, PixelNaiveBayes

@@ -1,0 +1,335 @@
+"""A tiny GPT: a decoder-only transformer trained to predict the next token.
+
+Objective. For a sequence of token ids x_1 .. x_T the model outputs, at every position
+t, a distribution p_theta(x_{t+1} | x_1 .. x_t) over the vocabulary (the causal mask
+keeps position t from seeing later tokens), and training minimises the average
+next-token cross-entropy (negative log-likelihood, in nats per token):
+
+    L(theta) = -1/T sum_{t=1}^{T} log p_theta(x_{t+1} | x_{<=t})
+
+which is the negative log-likelihood of the sequence, p(x) = prod_t p(x_{t+1} | x_{<=t}),
+divided by its length. Generation samples one token at a time from that distribution.
+
+Structure (shapes for a batch of B sequences of T tokens, C = n_embd, H heads of
+D = C / H features):
+
+    h = wte[idx] + position(T)                      (B, T, C)
+    for each of n_layer blocks (pre-LayerNorm, residual):
+        h = h + Attention(LN(h))                    causal multi-head self-attention
+        h = h + MLP(LN(h))                          C -> 4C -> GELU -> C
+    logits = LN(h) wte^T                            (B, T, vocab) -- weights tied
+
+Attention, step by step, the shapes and the code: docs/transformer.md.
+"""
+import math
+from dataclasses import dataclass
+
+from .. import backend
+from .. import functional as F
+from .. import nn, optim
+from ..autograd import Tensor, no_grad
+from ..nn import functional as nnF
+
+__all__ = ['GPTConfig', 'GPT', 'CausalSelfAttention', 'MLP', 'Block', 'warmup_cosine']
+
+
+# ----------------------------------------------------------------------------- config
+@dataclass
+class GPTConfig:
+    """Sizes of a GPT. ``block_size`` is the longest context the model can see;
+    ``positional`` is 'learned' (a trained table, as GPT-2) or 'sinusoidal' (fixed)."""
+    vocab_size: int = 65
+    block_size: int = 64
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128
+    dropout: float = 0.0
+    bias: bool = True
+    positional: str = 'learned'
+
+    def __post_init__(self):
+        for name in ('vocab_size', 'block_size', 'n_layer', 'n_head', 'n_embd'):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"GPTConfig: {name} must be a positive int, got {v!r}")
+        if self.n_embd % self.n_head:
+            raise ValueError(f"GPTConfig: n_embd ({self.n_embd}) must be divisible by n_head "
+                             f"({self.n_head}) so that every head gets n_embd / n_head features")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"GPTConfig: dropout must be in [0, 1), got {self.dropout!r}")
+        if self.positional not in ('learned', 'sinusoidal'):
+            raise ValueError(f"GPTConfig: positional must be 'learned' or 'sinusoidal', "
+                             f"got {self.positional!r}")
+
+
+# ----------------------------------------------------------------------------- layers
+class CausalSelfAttention(nn.Module):
+    """Multi-head self-attention where position t attends to positions <= t.
+
+    One matmul projects x (B, T, C) to queries, keys and values for all heads at once;
+    each head h computes softmax(q_h k_h^T / sqrt(D) + causal mask) v_h; the heads'
+    outputs are concatenated and mixed by ``c_proj``.
+    """
+
+    def __init__(self, config):
+        super().__init__()
+        C = config.n_embd
+        self.n_head, self.head_dim = config.n_head, C // config.n_head
+        self.c_attn = nn.Linear(C, 3 * C, bias=config.bias)      # [W_q; W_k; W_v]
+        self.c_proj = nn.Linear(C, C, bias=config.bias)
+        self.attn_dropout = nn.Dropout(config.dropout)
+        self.resid_dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x, cache=None, weights_out=None):
+        """x (B, T, C) -> (B, T, C). ``cache``: an ``nn.KVCache`` holding the keys and
+        values of earlier positions (extended here). ``weights_out``: a list to which
+        the attention weights (B, H, T, S) are appended."""
+        B, T, C = x.shape
+        H, D = self.n_head, self.head_dim
+        qkv = self.c_attn(x)                                     # (B, T, 3C)
+        # (B, T, 3, H, D) -> (3, B, H, T, D), copied once so that q, k, v are contiguous
+        # (a batched matmul on a strided view is about twice as slow)
+        qkv = qkv.reshape(B, T, 3, H, D).permute(2, 0, 3, 1, 4)
+        qkv = qkv.reshape(-1).reshape(3, B, H, T, D)
+        q, k, v = (t.squeeze(0) for t in F.split(qkv, 1, dim=0))   # (B, H, T, D) each
+        if cache is not None:
+            k, v = cache.update(k, v)                            # (B, H, S, D), S = past + T
+        S = k.shape[2]
+
+        att = (q * (1.0 / math.sqrt(D))) @ k.mT                  # (B, H, T, S)
+        if T > 1:                  # one new token may see every cached position
+            att = att + nnF.causal_mask(T, S, att)               # -inf above the diagonal
+        att = F.softmax(att, axis=-1)
+        if weights_out is not None:
+            weights_out.append(att.detach())
+        att = self.attn_dropout(att)
+        y = att @ v                                              # (B, H, T, D)
+        y = y.permute(0, 2, 1, 3).reshape(B, T, C)               # concatenate the heads
+        return self.resid_dropout(self.c_proj(y))
+
+
+class MLP(nn.Module):
+    """Position-wise feed-forward: C -> 4C -> GELU (tanh form, as GPT-2) -> C."""
+
+    def __init__(self, config):
+        super().__init__()
+        C = config.n_embd
+        self.c_fc = nn.Linear(C, 4 * C, bias=config.bias)
+        self.c_proj = nn.Linear(4 * C, C, bias=config.bias)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x):
+        return self.dropout(self.c_proj(F.gelu(self.c_fc(x), approximate='tanh')))
+
+
+class Block(nn.Module):
+    """A pre-LayerNorm transformer block: x + attn(LN(x)), then x + mlp(LN(x))."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.attn = CausalSelfAttention(config)
+        self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.mlp = MLP(config)
+
+    def forward(self, x, cache=None, weights_out=None):
+        x = x + self.attn(self.ln_1(x), cache, weights_out)
+        return x + self.mlp(self.ln_2(x))
+
+
+# ----------------------------------------------------------------------------- model
+class GPT(nn.Module):
+    """The GPT of the module docstring. ``forward(idx, targets=None) -> (logits, loss)``."""
+
+    def __init__(self, config, device=None, dtype=None):
+        super().__init__()
+        if not isinstance(config, GPTConfig):
+            raise TypeError(f"GPT: expected a GPTConfig, got {type(config).__name__}")
+        self.config = config
+        C = config.n_embd
+        self.wte = nn.Embedding(config.vocab_size, C)
+        if config.positional == 'learned':
+            self.wpe = nn.LearnedPositionalEmbedding(config.block_size, C)
+        else:
+            self.wpe = nn.SinusoidalPositionalEncoding(C, max_len=config.block_size)
+        self.drop = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList([Block(config) for _ in range(config.n_layer)])
+        self.ln_f = nn.LayerNorm(C, bias=config.bias)
+        self.reset_parameters()
+        if device is not None or dtype is not None:
+            self.to(device, dtype)
+
+    def reset_parameters(self):
+        """GPT-2's initialisation: weights N(0, 0.02^2), biases 0, LayerNorms (1, 0);
+        the projections that write into the residual stream (each block's two
+        ``c_proj``) get std 0.02 / sqrt(2 n_layer), so the sum of the 2 n_layer residual
+        branches starts with about the variance of one."""
+        proj_std = 0.02 / math.sqrt(2 * self.config.n_layer)
+        for name, p in self.named_parameters():
+            if name.endswith('c_proj.weight'):
+                nn.init.normal_(p, 0.0, proj_std)
+            elif name.endswith('.bias'):
+                nn.init.zeros_(p)
+            elif p.ndim == 2:                         # Linear weights, both embeddings
+                nn.init.normal_(p, 0.0, 0.02)
+            # LayerNorm weights keep their ones
+        return self
+
+    def num_parameters(self, non_embedding=True):
+        """Number of trained numbers; without the position table by default (the token
+        table counts: it is also the output layer)."""
+        n = sum(p.numel() for p in self.parameters())
+        if non_embedding and self.config.positional == 'learned':
+            n -= self.wpe.weight.numel()
+        return n
+
+    def new_cache(self):
+        """One empty key/value cache per layer, for ``forward(..., kv_cache=...)``."""
+        return [nn.KVCache() for _ in self.blocks]
+
+    def forward(self, idx, targets=None, kv_cache=None, attention_weights=None):
+        """idx (B, T) int token ids -> ``(logits (B, T, vocab), loss)``.
+
+        targets (B, T) int: the next token at each position (``idx`` shifted by one);
+        positions whose target is -1 are left out of the mean. loss is None without
+        targets. kv_cache: the list from ``new_cache()``; idx then continues the cached
+        sequence (positions start at the cache length). attention_weights: a list that
+        receives each layer's attention weights (B, H, T, S).
+        """
+        if not isinstance(idx, Tensor) or idx.ndim != 2 or idx.dtype.kind not in 'iu':
+            got = f"shape {idx.shape}, dtype {idx.dtype}" if isinstance(idx, Tensor) \
+                else type(idx).__name__
+            raise ValueError(f"GPT.forward: idx must be a (B, T) integer Tensor, got {got}")
+        B, T = idx.shape
+        offset = len(kv_cache[0]) if kv_cache is not None else 0
+        if offset + T > self.config.block_size:
+            where = f" after {offset} cached positions" if offset else ''
+            raise ValueError(f"GPT.forward: a sequence of length {T}{where} is longer than "
+                             f"block_size {self.config.block_size}; crop the context to the "
+                             f"last {self.config.block_size} tokens")
+        if kv_cache is not None and len(kv_cache) != len(self.blocks):
+            raise ValueError(f"GPT.forward: kv_cache has {len(kv_cache)} entries for "
+                             f"{len(self.blocks)} layers; use model.new_cache()")
+
+        x = self.drop(self.wpe(self.wte(idx), offset))       # (B, T, C)
+        for i, block in enumerate(self.blocks):
+            x = block(x, None if kv_cache is None else kv_cache[i], attention_weights)
+        x = self.ln_f(x)
+        logits = nnF.linear(x, self.wte.weight)              # tied: (B, T, C) @ (C, vocab)
+
+        loss = None
+        if targets is not None:
+            if not isinstance(targets, Tensor) or targets.shape != (B, T):
+                shape = targets.shape if isinstance(targets, Tensor) else type(targets).__name__
+                raise ValueError(f"GPT.forward: targets must be a ({B}, {T}) integer Tensor "
+                                 f"like idx, got {shape}")
+            V = self.config.vocab_size
+            loss = F.cross_entropy(logits.reshape(B * T, V), targets.reshape(B * T),
+                                   ignore_index=-1)
+        return logits, loss
+
+    # ------------------------------------------------------------------ training helpers
+    def configure_optimizers(self, weight_decay=0.1, learning_rate=1e-3, betas=(0.9, 0.95),
+                             eps=1e-8):
+        """AdamW with weight decay on the matrices (Linear weights, embeddings) only;
+        biases and LayerNorm parameters are not decayed (shrinking a scale or an offset
+        towards zero is not a useful prior)."""
+        decay = [p for p in self.parameters() if p.ndim >= 2]
+        no_decay = [p for p in self.parameters() if p.ndim < 2]
+        groups = [{'params': decay, 'weight_decay': weight_decay},
+                  {'params': no_decay, 'weight_decay': 0.0}]
+        return optim.AdamW([g for g in groups if g['params']], lr=learning_rate, betas=betas,
+                           eps=eps)
+
+    @no_grad()
+    def attention_maps(self, idx):
+        """The attention weights of every layer for one input: a list of n_layer
+        Tensors (B, H, T, T) (row t: how much position t attends to each position)."""
+        was_training = self.training
+        self.eval()
+        weights = []
+        try:
+            self(idx, attention_weights=weights)
+        finally:
+            self.train(was_training)
+        return weights
+
+    # ------------------------------------------------------------------ generation
+    @no_grad()
+    def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None, greedy=False,
+                 use_cache=True):
+        """Continue each row of idx (B, T) by ``max_new_tokens`` tokens; returns
+        (B, T + max_new_tokens).
+
+        Each new token is drawn from softmax(logits / temperature), restricted to the
+        ``top_k`` most likely tokens when given, or is the most likely one when
+        ``greedy``. With ``use_cache`` the prompt is run once (prefill) and every later
+        step feeds only the newest token, reusing the keys and values cached per
+        layer; the result equals running the whole context each step. Once the
+        sequence is longer than block_size the context is cropped to the last
+        block_size tokens, whose positions then all shift by one each step, so cached
+        keys no longer apply and the window is recomputed.
+        """
+        if not isinstance(idx, Tensor) or idx.ndim != 2 or idx.dtype.kind not in 'iu':
+            raise ValueError(f"GPT.generate: idx must be a (B, T) integer Tensor, got "
+                             f"{getattr(idx, 'shape', type(idx).__name__)}")
+        if not greedy and not temperature > 0:
+            raise ValueError(f"GPT.generate: temperature must be > 0, got {temperature!r} "
+                             "(use greedy=True for the most likely token)")
+        if top_k is not None and not 1 <= top_k:
+            raise ValueError(f"GPT.generate: top_k must be a positive int, got {top_k!r}")
+        was_training = self.training
+        self.eval()
+        try:
+            return self._generate(idx, max_new_tokens, temperature, top_k, greedy, use_cache)
+        finally:
+            self.train(was_training)
+
+    def _generate(self, idx, max_new_tokens, temperature, top_k, greedy, use_cache):
+        block = self.config.block_size
+        xp = idx.xp
+        tokens = idx.data
+        cache, fed = None, None            # fed: how many tokens the cache holds
+        for _ in range(max_new_tokens):
+            n = tokens.shape[1]
+            if use_cache and n <= block:
+                if cache is None:           # prefill with the whole prompt
+                    cache, fed = self.new_cache(), 0
+                logits, _ = self(Tensor(tokens[:, fed:]), kv_cache=cache)
+                fed = n
+            else:
+                logits, _ = self(Tensor(tokens[:, -block:]))
+            nxt = self._pick(logits.data[:, -1, :], temperature, top_k, greedy)
+            tokens = xp.concatenate([tokens, nxt.astype(tokens.dtype)], axis=1)
+        return Tensor(tokens)
+
+    @staticmethod
+    def _pick(logits, temperature, top_k, greedy):
+        """Next token ids (B, 1) from last-position logits (B, V), on their device."""
+        xp = backend.xp_of(logits)
+        if greedy:
+            return xp.argmax(logits, axis=-1).reshape(-1, 1)
+        logits = logits / temperature
+        if top_k is not None and top_k < logits.shape[-1]:
+            kth = xp.partition(logits, -top_k, axis=-1)[:, -top_k, None]   # k-th largest
+            logits = xp.where(logits < kth, -math.inf, logits)
+        p = xp.exp(logits - logits.max(axis=-1, keepdims=True))
+        cdf = xp.cumsum(p, axis=-1)
+        # inverse-CDF sampling with the seeded generator on the logits' device
+        u = backend.rand((logits.shape[0], 1), dtype=cdf.dtype,
+                         device=backend.device_of(logits)) * cdf[:, -1:]
+        nxt = (cdf <= u).sum(axis=-1, keepdims=True)
+        return xp.minimum(nxt, logits.shape[-1] - 1)
+
+
+def warmup_cosine(optimizer, warmup_steps, total_steps, min_lr_ratio=0.1):
+    """The usual transformer schedule: the learning rate rises linearly from ~0 over
+    ``warmup_steps``, then follows a half cosine down to ``min_lr_ratio`` times the
+    peak at ``total_steps``. Call ``.step()`` after each optimizer step."""
+    L = optim.lr_scheduler
+    warmup_steps = max(1, int(warmup_steps))
+    decay_steps = max(1, int(total_steps) - warmup_steps)
+    base = optimizer.param_groups[0]['lr']
+    warm = L.LinearWarmup(optimizer, warmup_steps, start_factor=1.0 / warmup_steps)
+    cos = L.CosineAnnealingLR(optimizer, T_max=decay_steps, eta_min=base * min_lr_ratio)
+    return L.SequentialLR(optimizer, [warm, cos], milestones=[warmup_steps])
