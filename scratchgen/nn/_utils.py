@@ -1,0 +1,32 @@
+"""Small helpers shared by the layer files: parameter creation and argument checks."""
+import numpy as np
+
+from .. import backend
+from ..autograd import Parameter
+
+
+def new_parameter(*shape, device=None, dtype=None):
+    """An uninitialised Parameter of ``shape`` (each layer's ``reset_parameters`` fills it)."""
+    dtype = backend.get_default_dtype() if dtype is None else np.dtype(dtype)
+    if dtype.kind != 'f':
+        raise TypeError(f"parameters must have a floating dtype, got {dtype}")
+    xp = backend.array_module(device)
+    return Parameter(xp.zeros(tuple(int(s) for s in shape), dtype=dtype))
+
+
+def as_pair(value, name, who):
+    """An int or a pair of ints -> a pair of ints (kernel_size, stride, ...)."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return (int(value), int(value))
+    if isinstance(value, (tuple, list)) and len(value) == 2 and \
+            all(isinstance(v, (int, np.integer)) for v in value):
+        return (int(value[0]), int(value[1]))
+    raise ValueError(f"{who}: {name} must be an int or a pair of ints, got {value!r}")
+
+
+def check_positive_int(value, name, who, allow_zero=False):
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or \
+            value < (0 if allow_zero else 1):
+        kind = 'non-negative' if allow_zero else 'positive'
+        raise ValueError(f"{who}: {name} must be a {kind} int, got {value!r}")
+    return int(value)
