@@ -22,7 +22,8 @@ from ..autograd import Function, Tensor
 
 __all__ = ['sum_to', 'broadcast_to', 'reshape', 'view', 'permute', 'transpose', 'swapaxes',
            'movedim', 'squeeze', 'unsqueeze', 'flatten', 'expand', 'cat', 'concatenate',
-           'stack', 'split', 'chunk', 'pad', 'flip', 'repeat', 'tile', 'repeat_interleave']
+           'stack', 'split', 'chunk', 'pad', 'flip', 'repeat', 'tile', 'repeat_interleave',
+           'contiguous']
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -119,6 +120,21 @@ class Reshape(Function):
 
     def backward(self, gy):
         return reshape(gy, self.in_shape)
+
+
+class Contiguous(Function):
+    """A C-contiguous copy of a strided view (matmul on permuted views is up to 2x
+    slower than on a contiguous copy, which costs far less)."""
+
+    def forward(self, x):
+        return self.xp_of(x).ascontiguousarray(x)
+
+    def backward(self, gy):
+        return gy
+
+
+def contiguous(x):
+    return x if x.data.flags['C_CONTIGUOUS'] else Contiguous()(x)
 
 
 class Permute(Function):
@@ -524,7 +540,7 @@ TENSOR_METHODS = {
     'reshape': reshape, 'view': view, 'squeeze': squeeze, 'unsqueeze': unsqueeze,
     'flatten': flatten, 'permute': permute, 'transpose': transpose, 'swapaxes': swapaxes,
     'movedim': movedim, 'flip': flip, 'split': split, 'chunk': chunk, 'repeat': repeat,
-    'tile': tile, 'repeat_interleave': repeat_interleave,
+    'tile': tile, 'repeat_interleave': repeat_interleave, 'contiguous': contiguous,
     'T': property(_reverse_dims),
     'mT': property(lambda x: transpose(x, -1, -2)),
 }

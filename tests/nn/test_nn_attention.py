@@ -124,8 +124,8 @@ def test_attention_makes_permuted_operands_contiguous():
     x = sg.randn(2, 5, 3, 4)              # (B, T, H, D) -> heads view (B, H, T, D)
     q = x.permute(0, 2, 1, 3)
     assert not q.data.flags['C_CONTIGUOUS']
-    assert F._contiguous(q).data.flags['C_CONTIGUOUS']
-    np.testing.assert_array_equal(F._contiguous(q).numpy(), q.numpy())
+    assert q.contiguous().data.flags['C_CONTIGUOUS']
+    np.testing.assert_array_equal(q.contiguous().numpy(), q.numpy())
     out = F.scaled_dot_product_attention(q, q, q)
     ref = F.scaled_dot_product_attention(*(sg.tensor(q.numpy()) for _ in range(3)))
     np.testing.assert_allclose(out.numpy(), ref.numpy(), rtol=1e-6)

@@ -9,6 +9,10 @@ from helpers import OpCase, Spec, check_case
 NC = Spec((3, 4), noncontig=True)      # a transposed view: non-contiguous strides
 
 CASES = [
+    # Contiguous: a copy of a strided view, identity gradient
+    OpCase('Contiguous', lambda x: x.contiguous() * 1.0, [NC], reference=lambda x: x),
+    OpCase('Contiguous', lambda x: sg.permute(x, 1, 0).contiguous(), [(3, 4)],
+           name='Contiguous of a permute', reference=lambda x: x.T),
     # SumTo / BroadcastTo: adjoint pair
     OpCase('SumTo', lambda x: sg.sum_to(x, (1, 4)), [(3, 4)],
            reference=lambda x: x.sum(0, keepdims=True)),
