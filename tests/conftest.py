@@ -22,3 +22,9 @@ def device(request):
 def _seed():
     backend.manual_seed(0)
     yield
+
+
+def pytest_report_header(config):
+    if _cuda_reason is None:
+        return "devices: cpu, emu, cuda"
+    return f"devices: cpu, emu; every 'cuda' case is skipped: {_cuda_reason}"
