@@ -132,3 +132,13 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     xp = backend.array_module(device)
     return Tensor(xp.eye(n, m, dtype=_dtype(dtype)), requires_grad=requires_grad)
+
+
+def host_array(x, dtype=None):
+    """A host NumPy array from a Tensor, a backend array on any device, or Python data
+    (explicit transfer; for host-side code such as metrics, plots and file I/O)."""
+    if isinstance(x, Tensor):
+        x = x.data
+    if backend.is_array(x) and backend.device_of(x) != 'cpu':
+        x = backend.to_host(x)
+    return np.asarray(x, dtype=dtype)

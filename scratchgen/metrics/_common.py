@@ -5,8 +5,7 @@ scratchgen Tensors on any device; Tensors cross to the host explicitly with ``.n
 """
 import numpy as np
 
-from .. import backend
-from ..autograd import Tensor
+from ..autograd.creation import host_array
 
 # Largest number of pairwise distances held at once (8 bytes each: 32 MB).
 _BLOCK_ENTRIES = 4_000_000
@@ -14,12 +13,8 @@ _BLOCK_ENTRIES = 4_000_000
 
 def to_numpy(x, name='input', dtype=np.float64):
     """A host NumPy array from a Tensor, a backend array or Python/NumPy data."""
-    if isinstance(x, Tensor):
-        x = x.numpy()
-    elif backend.is_array(x) and backend.device_of(x) != 'cpu':
-        x = backend.to_host(x)
     try:
-        return np.asarray(x, dtype=dtype)
+        return host_array(x, dtype)
     except (TypeError, ValueError) as e:
         raise TypeError(f"{name}: expected an array or Tensor, got {type(x).__name__} ({e})")
 

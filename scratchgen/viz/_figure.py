@@ -10,20 +10,15 @@ import os
 
 import numpy as np
 
-from .. import backend
-from ..autograd import Tensor
+from ..autograd.creation import host_array
 
 DPI = 100
 
 
 def to_host(x, fn, name='input', dtype=None):
     """A NumPy array from a Tensor, a backend array or Python data."""
-    if isinstance(x, Tensor):
-        x = x.numpy()
-    elif backend.is_array(x) and backend.device_of(x) != 'cpu':
-        x = backend.to_host(x)
     try:
-        return np.asarray(x, dtype=dtype)
+        return host_array(x, dtype)
     except (TypeError, ValueError) as e:
         raise TypeError(f"{fn}: {name} must be an array or Tensor, got {type(x).__name__} ({e})")
 
