@@ -13,6 +13,10 @@ math itself. Every NumPy/CuPy difference is handled here, once:
 refuse, with ``TypeError``, what CuPy refuses (``np.asarray(x)``, mixing host NumPy
 arrays into device math). Tests run on it so that host leaks are caught without a GPU.
 """
+import ctypes
+import os
+import sys
+
 import numpy as np
 from numpy.lib.mixins import NDArrayOperatorsMixin
 
@@ -469,3 +473,25 @@ def erf(x):
     b1 *= xp.exp(z, out=z)
     out = xp.where(a < 1.0, p, 1.0 - b1)
     return xp.copysign(out, x).astype(dtype, copy=False)
+
+
+# ----------------------------------------------------------------------------- allocator
+def _keep_freed_memory():
+    """Ask glibc to keep freed large blocks in the heap instead of returning them to the
+    OS. By default every array over ~128 KB is a fresh mmap, so each training step
+    page-faults its temporaries back in (the kernel zeroes every 4 KB page): measured
+    here, an MLP step ran 1.35x and an attention step 1.4x faster with this. It only
+    changes when memory goes back to the OS (up to 256 MB of freed heap is kept).
+    Set SCRATCHGEN_DEFAULT_MALLOC=1 to leave the allocator alone."""
+    if os.environ.get('SCRATCHGEN_DEFAULT_MALLOC') or not sys.platform.startswith('linux'):
+        return False
+    try:
+        libc = ctypes.CDLL(None)
+        m_trim_threshold, m_mmap_threshold = -1, -3       # from glibc's malloc.h
+        return bool(libc.mallopt(m_mmap_threshold, 32 * 2 ** 20)) and \
+            bool(libc.mallopt(m_trim_threshold, 256 * 2 ** 20))
+    except (OSError, AttributeError):                     # not glibc (e.g. musl)
+        return False
+
+
+ALLOCATOR_TUNED = _keep_freed_memory()

@@ -96,10 +96,10 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
 
 def _accumulate(leaf, g):
     if leaf.grad is None:
-        # own the storage: a gradient array may be shared with other tensors, and
-        # .grad is later zeroed in place
-        # (with create_graph, g * 1.0 is a fresh array that keeps g's graph)
-        leaf.grad = g * 1.0 if g.creator is not None else Tensor(g.data.copy())
+        # A gradient array may be shared with other tensors (Add passes gy to both
+        # inputs); nothing mutates .grad arrays in place (zero_ swaps in fresh storage,
+        # accumulation below makes a new array), so no copy is needed.
+        leaf.grad = g if g.creator is not None else Tensor(g.data)
     else:
         leaf.grad = leaf.grad + g
 

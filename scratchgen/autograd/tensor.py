@@ -10,7 +10,6 @@ this layer never imports the layer above it.
 import numpy as np
 
 from .. import backend
-from .grad_mode import no_grad
 
 
 class Tensor:
@@ -158,9 +157,9 @@ class Tensor:
         return self
 
     def zero_(self):
-        """Fill with zeros in place (used as ``p.grad.zero_()``)."""
-        with no_grad():
-            self.data[...] = 0
+        """Make this tensor all zeros (used as ``p.grad.zero_()``). The tensor gets fresh
+        storage, so an array it shared with another tensor is left untouched."""
+        self.data = self.xp.zeros_like(self.data)
         return self
 
     # ------------------------------------------------------------------ display

@@ -32,7 +32,7 @@ class Mul(Function):
 
     def backward(self, gy):
         a, b = self.inputs
-        return gy * b, gy * a
+        return (gy * b if a.requires_grad else None), (gy * a if b.requires_grad else None)
 
 
 class Div(Function):
@@ -42,7 +42,7 @@ class Div(Function):
     def backward(self, gy):
         a, b = self.inputs
         ga = gy / b
-        return ga, -ga * a / b
+        return (ga if a.requires_grad else None), (-ga * a / b if b.requires_grad else None)
 
 
 class Neg(Function):
@@ -93,8 +93,8 @@ class MatMul(Function):
         return a @ b
 
     def backward(self, gy):
-        a, b = self.inputs
-        return gy @ b.mT, a.mT @ gy
+        a, b = self.inputs      # skip a product nobody needs (e.g. the input batch's)
+        return (gy @ b.mT if a.requires_grad else None), (a.mT @ gy if b.requires_grad else None)
 
 
 # ------------------------------------------------------------------ comparisons

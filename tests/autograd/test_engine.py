@@ -212,3 +212,19 @@ def test_training_memory_is_flat():
     grown = tracemalloc.get_traced_memory()[0] - base
     tracemalloc.stop()
     assert grown < 200_000, f"memory grew by {grown} bytes over 1,000 steps"
+
+
+def test_zeroing_one_grad_leaves_shared_gradients_alone(device):
+    a = sg.randn(3, device=device, requires_grad=True)
+    b = sg.randn(3, device=device, requires_grad=True)
+    (a + b).sum().backward()           # Add hands the same gradient array to both
+    a.grad.zero_()
+    np.testing.assert_array_equal(a.grad.numpy(), 0)
+    np.testing.assert_array_equal(b.grad.numpy(), 1)
+
+
+def test_backward_skips_inputs_that_need_no_gradient(device):
+    x = sg.randn(4, 3, device=device)                  # data: no gradient wanted
+    w = sg.randn(3, 2, device=device, requires_grad=True)
+    (x @ w).sum().backward()
+    assert x.grad is None and w.grad.shape == (3, 2)
