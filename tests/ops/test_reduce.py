@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import scratchgen as sg
+from scratchgen.ops.reduce import SoftmaxBackward
 from helpers import OpCase, Spec, check_case
 
 F = sg.functional
@@ -70,6 +71,10 @@ CASES = [
                                                                    [-1000.0, -1001.0, -999.0]])],
            name='LogSumExp large', reference=lambda x: np_logsumexp(x, 1)),
     OpCase('Softmax', F.softmax, [(3, 4)], reference=np_softmax),
+    OpCase('SoftmaxBackward', lambda y, g: SoftmaxBackward((1,))(y, g), [(3, 4), (3, 4)],
+           reference=lambda y, g: y * (g - (g * y).sum(1, keepdims=True))),
+    OpCase('SoftmaxBackward', lambda y, g: SoftmaxBackward((0, 2))(y, g),
+           [Spec((2, 3, 2)), Spec((2, 3, 2), noncontig=True)], name='SoftmaxBackward tuple axes'),
     OpCase('Softmax', lambda x: x.softmax(dim=0), [Spec((4, 3), noncontig=True)], name='Softmax dim 0',
            reference=lambda x: np_softmax(x, 0)),
     OpCase('Softmax', lambda x: F.softmax(x, axis=(1, 2)), [(2, 2, 3)], name='Softmax tuple',
