@@ -6,6 +6,8 @@ interleaved on 2 cores), median of at least 20 repeats after warm-up. Run:
     python bench/ops.py                 # all cases, both libraries, ratio table
     python bench/ops.py --cases a b     # some cases
     python bench/ops.py --repeats 50
+    python bench/ops.py --threads 1     # pin both libraries to one thread (steadier on
+                                        # a shared 2-core machine)
 
 Cases (issues #2, #3):
   a  per-op overhead: chain of 100 small elementwise ops (x of 64 floats), fwd+bwd
@@ -17,6 +19,7 @@ Cases (issues #2, #3):
 """
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -201,6 +204,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--cases', nargs='*', default=list(CASES))
     ap.add_argument('--repeats', type=int, default=20)
+    ap.add_argument('--threads', type=int, default=None,
+                    help='BLAS/OpenMP threads for both libraries (default: their own choice)')
     ap.add_argument('--worker', choices=['sg', 'torch'])
     args = ap.parse_args()
     if args.worker:
@@ -213,12 +218,18 @@ def main():
         have_torch = False
         print("PyTorch is not installed: reporting scratchgen times only "
               "(pip install torch==2.13.0 for ratios)")
+    env = dict(os.environ)
+    if args.threads:
+        for var in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'):
+            env[var] = str(args.threads)
+    print(f"threads: {args.threads or 'library default'}; median of {args.repeats} repeats")
     print(f"{'case':<4} {'what':<66} {'scratchgen':>11} {'torch':>9} {'ratio':>6} {'target':>7}")
     for case in args.cases:
         res = {}
         for lib in (['sg', 'torch'] if have_torch else ['sg']):
             out = subprocess.run([sys.executable, __file__, '--worker', lib, '--cases', case,
-                                  '--repeats', str(args.repeats)], capture_output=True, text=True)
+                                  '--repeats', str(args.repeats)], capture_output=True, text=True,
+                                 env=env)
             if out.returncode != 0:
                 res[lib] = None
                 print(f"  [{lib} {case} failed: {out.stderr.strip().splitlines()[-1]}]")
