@@ -1,3 +1,5 @@
 """Generative models, one family per module (docs/<family>.md explains each)."""
 from . import naive_bayes
 from .naive_bayes import FullJointCategorical, CategoricalNaiveBayes, PixelNaiveBayes
+from . import vae
+from .vae import VAE, VAEConfig, Autoencoder

@@ -87,8 +87,8 @@ class CausalSelfAttention(nn.Module):
         B, T, C = x.shape
         H, D = self.n_head, self.head_dim
         qkv = self.c_attn(x)                                     # (B, T, 3C)
-        # (B, T, 3, H, D) -> (3, B, H, T, D), copied once so that q, k, v are contiguous
-        # (a batched matmul on a strided view is about twice as slow)
+        # (B, T, 3, H, D) -> (3, B, H, T, D), copied once into one block so that each
+        # head's q, k and v are plain contiguous matrices for the batched matmuls
         qkv = qkv.reshape(B, T, 3, H, D).permute(2, 0, 3, 1, 4)
         qkv = qkv.reshape(-1).reshape(3, B, H, T, D)
         q, k, v = (t.squeeze(0) for t in F.split(qkv, 1, dim=0))   # (B, H, T, D) each
@@ -273,6 +273,10 @@ class GPT(nn.Module):
         if not isinstance(idx, Tensor) or idx.ndim != 2 or idx.dtype.kind not in 'iu':
             raise ValueError(f"GPT.generate: idx must be a (B, T) integer Tensor, got "
                              f"{getattr(idx, 'shape', type(idx).__name__)}")
+        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) \
+                or max_new_tokens < 0:
+            raise ValueError(f"GPT.generate: max_new_tokens must be a non-negative int, "
+                             f"got {max_new_tokens!r}")
         if not greedy and not temperature > 0:
             raise ValueError(f"GPT.generate: temperature must be > 0, got {temperature!r} "
                              "(use greedy=True for the most likely token)")

@@ -233,6 +233,10 @@ class _LatentVariableModel(nn.Module):
 
     def decode(self, z):
         """The mean of p(x | z): probabilities (Bernoulli) or the Gaussian mean; (N, *data_shape)."""
+        d = self.config.latent_dim
+        if z.ndim != 2 or z.shape[1] != d:
+            raise ValueError(f"{type(self).__name__}.decode: expected z of shape (N, {d}), "
+                             f"got {z.shape}")
         out = self.decoder(z)
         return sigmoid(out) if self.config.likelihood == 'bernoulli' else out
 
@@ -308,11 +312,11 @@ class VAE(_LatentVariableModel):
                 parts.append(log_w.logsumexp(axis=0))
             return stack(parts).logsumexp(axis=0) - math.log(k)
 
-    def sample(self, n, mean=True, device=None):
+    def sample(self, n, mean=True):
         """n draws of x: decode z ~ N(0, I); ``mean=True`` gives the mean of p(x|z)
         (the usual picture), ``mean=False`` a sample from it."""
         p = next(self.parameters())
-        z = randn(n, self.config.latent_dim, dtype=p.dtype, device=device or p.device)
+        z = randn(n, self.config.latent_dim, dtype=p.dtype, device=p.device)
         with no_grad():
             return self.decode(z) if mean else self._draw_x(z)
 
