@@ -17,13 +17,11 @@ Cases (issues #2, #3):
   e  small conv-net training step (conv-relu-pool x2, linear, cross-entropy, Adam)
   f  attention block: LayerNorm + MultiheadAttention(128, 4) + residual, B=16, T=128
 """
-import argparse
-import json
 import os
-import statistics
-import subprocess
 import sys
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _harness import main  # noqa: E402
 
 CASES = {
     'a': 'per-op overhead, chain of 100 elementwise ops (fwd+bwd)',
@@ -188,59 +186,5 @@ def build_torch(case):
     return run
 
 
-def worker(lib, case, repeats):
-    run = (build_sg if lib == 'sg' else build_torch)(case)
-    for _ in range(3):
-        run()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--cases', nargs='*', default=list(CASES))
-    ap.add_argument('--repeats', type=int, default=20)
-    ap.add_argument('--threads', type=int, default=None,
-                    help='BLAS/OpenMP threads for both libraries (default: their own choice)')
-    ap.add_argument('--worker', choices=['sg', 'torch'])
-    args = ap.parse_args()
-    if args.worker:
-        print(json.dumps(worker(args.worker, args.cases[0], args.repeats)))
-        return
-    try:
-        import torch  # noqa: F401
-        have_torch = True
-    except ImportError:
-        have_torch = False
-        print("PyTorch is not installed: reporting scratchgen times only "
-              "(pip install torch==2.13.0 for ratios)")
-    env = dict(os.environ)
-    if args.threads:
-        for var in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'):
-            env[var] = str(args.threads)
-    print(f"threads: {args.threads or 'library default'}; median of {args.repeats} repeats")
-    print(f"{'case':<4} {'what':<66} {'scratchgen':>11} {'torch':>9} {'ratio':>6} {'target':>7}")
-    for case in args.cases:
-        res = {}
-        for lib in (['sg', 'torch'] if have_torch else ['sg']):
-            out = subprocess.run([sys.executable, __file__, '--worker', lib, '--cases', case,
-                                  '--repeats', str(args.repeats)], capture_output=True, text=True,
-                                 env=env)
-            if out.returncode != 0:
-                res[lib] = None
-                print(f"  [{lib} {case} failed: {out.stderr.strip().splitlines()[-1]}]")
-            else:
-                res[lib] = json.loads(out.stdout.strip().splitlines()[-1])
-        sg_t, th_t = res.get('sg'), res.get('torch')
-        ratio = f"{sg_t / th_t:.2f}" if sg_t and th_t else '-'
-        fmt = lambda t: f"{t * 1e3:.2f} ms" if t else '-'
-        print(f"{case:<4} {CASES[case]:<66} {fmt(sg_t):>11} {fmt(th_t):>9} {ratio:>6} "
-              f"{'<= ' + str(TARGETS[case]):>7}", flush=True)
-
-
 if __name__ == '__main__':
-    main()
+    main(__file__, CASES, build_sg, build_torch, TARGETS, __doc__)

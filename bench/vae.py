@@ -18,13 +18,11 @@ Cases:
 ``build_torch_vae`` builds the PyTorch twin of a scratchgen VAE with the same parameter
 names; tests/models/test_vae.py checks that both give the same loss and gradients.
 """
-import argparse
-import json
 import os
-import statistics
-import subprocess
 import sys
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _harness import main  # noqa: E402
 
 CASES = {
     'mlp': ('MLP VAE, binarised shapes 16x16, latent 16, batch 128',
@@ -137,65 +135,5 @@ def build_torch(case):
     return step
 
 
-def worker(lib, case, repeats):
-    if lib == 'torch' and os.environ.get('BENCH_THREADS'):
-        import torch
-        torch.set_num_threads(int(os.environ['BENCH_THREADS']))
-    step = (build_sg if lib == 'sg' else build_torch)(case)
-    for _ in range(3):
-        step()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--cases', nargs='*', default=list(CASES), choices=list(CASES))
-    ap.add_argument('--repeats', type=int, default=20)
-    ap.add_argument('--threads', type=int, default=None,
-                    help='threads per library (default: each library\'s own default)')
-    ap.add_argument('--worker', choices=['sg', 'torch'])
-    args = ap.parse_args()
-    if args.worker:
-        print(json.dumps(worker(args.worker, args.cases[0], args.repeats)))
-        return
-    if args.repeats < 20:
-        print(f"note: {args.repeats} repeats; the reported numbers use at least 20")
-    env = dict(os.environ, PYTHONPATH=os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
-    if args.threads:
-        for var in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS', 'BENCH_THREADS'):
-            env[var] = str(args.threads)
-    try:
-        import torch  # noqa: F401
-        libs = ['sg', 'torch']
-    except ImportError:
-        libs = ['sg']
-        print("PyTorch is not installed: scratchgen times only (pip install torch for ratios)")
-    threads = args.threads or 'default'
-    print(f"one training step (fwd + bwd + Adam), median of {args.repeats}; threads: {threads}")
-    print(f"{'case':<5} {'model':<58} {'scratchgen':>11} {'torch':>10} {'ratio':>6}")
-    for case in args.cases:
-        res = {}
-        for lib in libs:
-            out = subprocess.run([sys.executable, __file__, '--worker', lib, '--cases', case,
-                                  '--repeats', str(args.repeats)], capture_output=True, text=True,
-                                 env=env)
-            if out.returncode != 0:
-                res[lib] = None
-                print(f"  [{lib} {case} failed: {out.stderr.strip().splitlines()[-1]}]")
-            else:
-                res[lib] = json.loads(out.stdout.strip().splitlines()[-1])
-        sg_t, th_t = res.get('sg'), res.get('torch')
-        ratio = f"{sg_t / th_t:.2f}" if sg_t and th_t else '-'
-        fmt = lambda t: f"{t * 1e3:.1f} ms" if t else '-'     # noqa: E731
-        print(f"{case:<5} {CASES[case][0]:<58} {fmt(sg_t):>11} {fmt(th_t):>10} {ratio:>6}",
-              flush=True)
-
-
 if __name__ == '__main__':
-    main()
+    main(__file__, {k: v[0] for k, v in CASES.items()}, build_sg, build_torch, doc=__doc__)
