@@ -181,8 +181,9 @@ class Softmax(Function):
         xp = self.xp_of(x)
         self.axes = _axes('softmax', self.axis, x.shape)
         _nonempty('softmax', x, self.axes)
-        e = xp.exp(x - x.max(axis=self.axes, keepdims=True))
-        e /= e.sum(axis=self.axes, keepdims=True)      # in place: e is our own array
+        e = x - x.max(axis=self.axes, keepdims=True)
+        xp.exp(e, out=e)                               # in place: e is our own array
+        e /= e.sum(axis=self.axes, keepdims=True)
         return e
 
     def backward(self, gy):
