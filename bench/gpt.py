@@ -1,50 +1,61 @@
-"""Speed of one GPT training step: scratchgen against the same model in PyTorch CPU.
+"""Speed of one GPT training step in scratchgen against the same model in PyTorch CPU.
 
-A training step is: zero the gradients, forward with the cross-entropy loss, backward,
-clip the gradient norm to 1, AdamW step. Both libraries run the same architecture
-(pre-LayerNorm blocks, tanh-GELU MLP, weight-tied output, no dropout), the same config
-and the same batch. Each library is timed in its own subprocess (their thread pools
-fight when interleaved), as the median of --repeats steps after 3 warm-up steps.
+One step = zero the gradients, forward with the next-token cross-entropy, backward, clip
+the gradient norm to 1, AdamW step (decay on matrices only). Both libraries run the same
+architecture (pre-LayerNorm blocks, tanh-GELU MLP, weight-tied output, no dropout) with
+the same config and batch. Each library runs in its own subprocess (NumPy and PyTorch
+thread pools fight when interleaved), median of --repeats steps after 3 warm-up steps.
 
-    python bench/gpt.py                      # default config (= demos/gpt_char.py's model)
-    python bench/gpt.py --repeats 50 --batch 16 --block 128
-    python bench/gpt.py --threads 1 --cpu-time   # steadier numbers on a busy machine
-    python bench/gpt.py --profile            # cProfile of the scratchgen step, by op
+    python bench/gpt.py                      # all cases, ratio table
+    python bench/gpt.py --cases char --repeats 50
+    python bench/gpt.py --threads 1          # one BLAS / intra-op thread in both libraries
+    python bench/gpt.py --profile char       # cProfile of the scratchgen step (no torch)
 
-The PyTorch model computes attention with ``F.scaled_dot_product_attention(is_causal=True)``
-(fused, as nanoGPT does); ``--torch-attention explicit`` times it with the same
-matmul-mask-softmax-matmul steps as ours instead.
+Cases:
+  char           demos/gpt_char.py's model: vocab 100, block 64, 4 layers, 4 heads,
+                 n_embd 128, batch 16; PyTorch attention with the fused
+                 F.scaled_dot_product_attention(is_causal=True), as nanoGPT
+  char-explicit  the same, PyTorch attention written out as ours: matmul, mask, softmax, matmul
+  block128       the same model with a 128-character context (attention weighs more)
+  add2           demos/gpt_tasks.py's addition model: vocab 12, block 8, 2 layers, 4 heads,
+                 n_embd 64, batch 128 (small tensors: per-op overhead shows)
 """
-import argparse
-import json
 import math
 import os
-import statistics
-import subprocess
 import sys
-import time
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
-TARGET = 2.0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _harness import ROOT, main  # noqa: E402
+
+CHAR = dict(vocab=100, block=64, layers=4, heads=4, embd=128, batch=16)
+CASES = {
+    'char': ('GPT step, char model (block 64, 4x128, batch 16), torch SDPA', CHAR),
+    'char-explicit': ('same, torch attention as explicit matmul/mask/softmax',
+                      dict(CHAR, explicit=True)),
+    'block128': ('GPT step, char model with block 128, batch 16, torch SDPA',
+                 dict(CHAR, block=128)),
+    'add2': ('GPT step, addition model (block 8, 2x64, batch 128), torch SDPA',
+             dict(vocab=12, block=8, layers=2, heads=4, embd=64, batch=128)),
+}
+TARGETS = {case: 2.0 for case in CASES}
 
 
-def batch(args):
+def batch(c):
     import numpy as np
     rng = np.random.default_rng(0)
-    x = rng.integers(0, args.vocab, (args.batch, args.block))
-    y = rng.integers(0, args.vocab, (args.batch, args.block))
-    return x, y
+    return (rng.integers(0, c['vocab'], (c['batch'], c['block'])),
+            rng.integers(0, c['vocab'], (c['batch'], c['block'])))
 
 
-def build_sg(args):
-    sys.path.insert(0, ROOT)
+def build_sg(case):
     import scratchgen as sg
     from scratchgen.models.gpt import GPT, GPTConfig
+    c = CASES[case][1]
     sg.manual_seed(0)
-    model = GPT(GPTConfig(vocab_size=args.vocab, block_size=args.block, n_layer=args.layers,
-                          n_head=args.heads, n_embd=args.embd))
+    model = GPT(GPTConfig(vocab_size=c['vocab'], block_size=c['block'], n_layer=c['layers'],
+                          n_head=c['heads'], n_embd=c['embd']))
     opt = model.configure_optimizers(weight_decay=0.1, learning_rate=1e-3)
-    x, y = (sg.tensor(a) for a in batch(args))
+    x, y = (sg.tensor(a) for a in batch(c))
 
     def step():
         opt.zero_grad()
@@ -55,12 +66,12 @@ def build_sg(args):
     return step
 
 
-def build_torch(args):
+def build_torch(case):
     import torch
-    import torch.nn as nn
-    F = torch.nn.functional
+    nn, F = torch.nn, torch.nn.functional
+    c = CASES[case][1]
+    C, H, explicit = c['embd'], c['heads'], c.get('explicit', False)
     torch.manual_seed(0)
-    C, H, explicit = args.embd, args.heads, args.torch_attention == 'explicit'
 
     class Block(nn.Module):
         def __init__(self):
@@ -68,8 +79,7 @@ def build_torch(args):
             self.ln_1, self.ln_2 = nn.LayerNorm(C), nn.LayerNorm(C)
             self.c_attn, self.attn_proj = nn.Linear(C, 3 * C), nn.Linear(C, C)
             self.c_fc, self.mlp_proj = nn.Linear(C, 4 * C), nn.Linear(4 * C, C)
-            mask = torch.triu(torch.full((args.block, args.block), -math.inf), 1)
-            self.register_buffer('mask', mask)
+            self.register_buffer('mask', torch.triu(torch.full((c['block'],) * 2, -math.inf), 1))
 
         def forward(self, x):
             B, T, _ = x.shape
@@ -86,9 +96,9 @@ def build_torch(args):
     class GPT(nn.Module):
         def __init__(self):
             super().__init__()
-            self.wte = nn.Embedding(args.vocab, C)
-            self.wpe = nn.Embedding(args.block, C)
-            self.blocks = nn.ModuleList([Block() for _ in range(args.layers)])
+            self.wte = nn.Embedding(c['vocab'], C)
+            self.wpe = nn.Embedding(c['block'], C)
+            self.blocks = nn.ModuleList([Block() for _ in range(c['layers'])])
             self.ln_f = nn.LayerNorm(C)
 
         def forward(self, idx, targets):
@@ -103,89 +113,32 @@ def build_torch(args):
     rest = [p for p in model.parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{'params': decay, 'weight_decay': 0.1},
                              {'params': rest, 'weight_decay': 0.0}], lr=1e-3, betas=(0.9, 0.95))
-    x, y = (torch.tensor(a) for a in batch(args))
+    x, y = (torch.tensor(a) for a in batch(c))
 
     def step():
         opt.zero_grad(set_to_none=True)
-        loss = model(x, y)
-        loss.backward()
+        model(x, y).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
     return step
 
 
-def worker(args):
-    step = (build_sg if args.worker == 'sg' else build_torch)(args)
-    for _ in range(3):
-        step()
-    clock = time.process_time if args.cpu_time else time.perf_counter
-    times = []
-    for _ in range(args.repeats):
-        t0 = clock()
-        step()
-        times.append(clock() - t0)
-    return {'median': statistics.median(times), 'min': min(times)}
-
-
-def profile(args):
+def profile(case):
+    """cProfile of 5 scratchgen steps, the 25 most expensive functions by own time."""
     import cProfile
     import pstats
-    step = build_sg(args)
+    step = build_sg(case)
     step()
-    cProfile.runctx('for _ in range(5): step()', globals(), {'step': step}, '/tmp/gpt_bench.prof')
-    pstats.Stats('/tmp/gpt_bench.prof').sort_stats('tottime').print_stats(20)
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--vocab', type=int, default=100)
-    ap.add_argument('--block', type=int, default=64)
-    ap.add_argument('--batch', type=int, default=16)
-    ap.add_argument('--layers', type=int, default=4)
-    ap.add_argument('--heads', type=int, default=4)
-    ap.add_argument('--embd', type=int, default=128)
-    ap.add_argument('--repeats', type=int, default=20)
-    ap.add_argument('--threads', type=int, default=None,
-                    help='threads for both libraries (default: their own defaults)')
-    ap.add_argument('--cpu-time', action='store_true',
-                    help='time the CPU time of the process instead of the wall clock (steadier '
-                         'on a busy machine; with --threads 1 it equals wall time when idle)')
-    ap.add_argument('--torch-attention', choices=['sdpa', 'explicit'], default='sdpa')
-    ap.add_argument('--profile', action='store_true')
-    ap.add_argument('--worker', choices=['sg', 'torch'])
-    args = ap.parse_args()
-    if args.profile:
-        return profile(args)
-    if args.worker:
-        print(json.dumps(worker(args)))
-        return
-    config = (f"vocab {args.vocab}, block {args.block}, batch {args.batch}, {args.layers} layers, "
-              f"{args.heads} heads, n_embd {args.embd}")
-    clock = 'CPU time' if args.cpu_time else 'wall time'
-    print(f"GPT training step ({config}); median {clock} of {args.repeats} steps")
-    flags = [a for a in sys.argv[1:]]
-    env = dict(os.environ)
-    if args.threads:
-        for var in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'):
-            env[var] = str(args.threads)
-        print(f"  {args.threads} thread(s) per library")
-    res = {}
-    for lib in ('sg', 'torch'):
-        out = subprocess.run([sys.executable, __file__, '--worker', lib] + flags,
-                             capture_output=True, text=True, env=env)
-        if out.returncode != 0:
-            print(f"  [{lib} failed: {out.stderr.strip().splitlines()[-1]}]")
-            if lib == 'torch':
-                print("  (PyTorch missing? pip install torch for the ratio)")
-            continue
-        res[lib] = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"  {'scratchgen' if lib == 'sg' else 'torch (' + args.torch_attention + ')':<20} "
-              f"{res[lib]['median'] * 1e3:8.1f} ms  (min {res[lib]['min'] * 1e3:.1f} ms)", flush=True)
-    if len(res) == 2:
-        ratio = res['sg']['median'] / res['torch']['median']
-        print(f"  ratio scratchgen / torch: {ratio:.2f}  (target <= {TARGET})")
+    prof = cProfile.Profile()
+    prof.runcall(lambda: [step() for _ in range(5)])
+    pstats.Stats(prof).sort_stats('tottime').print_stats(25)
 
 
 if __name__ == '__main__':
-    main()
+    if '--profile' in sys.argv:
+        sys.path.insert(0, ROOT)
+        i = sys.argv.index('--profile')
+        profile(sys.argv[i + 1] if i + 1 < len(sys.argv) else 'char')
+    else:
+        main(__file__, {k: v[0] for k, v in CASES.items()}, build_sg, build_torch, TARGETS,
+             __doc__)

@@ -3,3 +3,6 @@ from . import naive_bayes
 from .naive_bayes import FullJointCategorical, CategoricalNaiveBayes, PixelNaiveBayes
 from . import vae
 from .vae import VAE, VAEConfig, Autoencoder
+from . import gan, gpt
+from .gan import GAN, DCGANGenerator, DCGANDiscriminator, MLPGenerator, MLPDiscriminator
+from .gpt import GPT, GPTConfig

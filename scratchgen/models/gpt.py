@@ -89,8 +89,7 @@ class CausalSelfAttention(nn.Module):
         qkv = self.c_attn(x)                                     # (B, T, 3C)
         # (B, T, 3, H, D) -> (3, B, H, T, D), copied once into one block so that each
         # head's q, k and v are plain contiguous matrices for the batched matmuls
-        qkv = qkv.reshape(B, T, 3, H, D).permute(2, 0, 3, 1, 4)
-        qkv = qkv.reshape(-1).reshape(3, B, H, T, D)
+        qkv = qkv.reshape(B, T, 3, H, D).permute(2, 0, 3, 1, 4).contiguous()
         q, k, v = (t.squeeze(0) for t in F.split(qkv, 1, dim=0))   # (B, H, T, D) each
         if cache is not None:
             k, v = cache.update(k, v)                            # (B, H, S, D), S = past + T

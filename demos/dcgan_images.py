@@ -1,0 +1,235 @@
+"""DCGAN on procedural images (shapes, avatars), optionally conditional on the class.
+
+    OMP_NUM_THREADS=1 python demos/dcgan_images.py                    # shapes 16x16, unconditional
+    OMP_NUM_THREADS=1 python demos/dcgan_images.py --conditional      # the shape class as an input
+    python demos/dcgan_images.py --dataset avatars --steps 3000       # 32x32 avatars (long)
+    python demos/dcgan_images.py --quick                              # seconds
+
+What it measures (docs/gan.md), on images mapped back to [0, 1]:
+  * Fréchet distance in the feature space of a small classifier trained on the training
+    images (``metrics.train_feature_net``), generated vs held-out images; the same
+    distance between two held-out sets is the floor ("real vs real");
+  * Inception-style scores computed with that classifier instead of Inception: the
+    Inception score exp(E KL(p(y|x) || p(y))) and the Mode score, which also compares
+    p(y) with the training label marginal;
+  * kernel MMD^2 and the 1-NN two-sample accuracy in the same feature space;
+  * memorisation: each generated image's distance to its nearest training image,
+    against the same distance for held-out real images;
+  * --conditional: the classifier's accuracy on samples generated for each label.
+Figures: sample grid(s), real images, generated images next to their nearest training
+image, training curves.
+"""
+import json
+import os
+import time
+
+import numpy as np
+
+from _common import parser, ensure_out, Progress
+
+import scratchgen as sg
+from scratchgen import metrics
+from scratchgen.models import gan
+
+
+def load(dataset, n, seed, size):
+    """Images in [0, 1] (n, C, H, W), integer labels and the class names."""
+    if dataset == 'shapes':
+        d = sg.data.shapes(n, size=size, seed=seed)
+        return d.images, d.labels, list(sg.data.SHAPE_CLASSES)
+    rows = sg.data.avatars(n, seed=seed)
+    images = sg.data.render_avatars(rows)
+    axis = sg.data.AVATAR_FEATURES.index('clothing_type')
+    return images.astype(np.float32), rows[:, axis].astype(np.int64), \
+        list(sg.data.AVATAR_VALUES[axis])
+
+
+# ----------------------------------------------------------------------------- scores
+def _softmax(logits):
+    z = logits - logits.max(1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(1, keepdims=True)
+
+
+def _kl_rows(p, q):
+    """KL(p_i || q) for each row p_i (0 log 0 = 0)."""
+    p = np.clip(p, 1e-12, 1.0)
+    return (p * (np.log(p) - np.log(np.clip(q, 1e-12, 1.0)))).sum(-1)
+
+
+def inception_score(probs):
+    """exp(E_x KL(p(y|x) || p(y))), p(y) the mean of p(y|x) over the samples. Between 1
+    and the number of classes; high when each sample is confidently one class and the
+    classes are used evenly."""
+    return float(np.exp(_kl_rows(probs, probs.mean(0)).mean()))
+
+
+def mode_score(probs, train_marginal):
+    """exp(E_x KL(p(y|x) || p*(y)) - KL(p(y) || p*(y))), p* the training labels' marginal:
+    the Inception score's two ingredients, measured against the data's class balance."""
+    p_y = probs.mean(0)
+    return float(np.exp(_kl_rows(probs, train_marginal).mean() - _kl_rows(p_y, train_marginal)))
+
+
+def generate(G, n, labels=None, batch=500):
+    """n images in [0, 1] as host float32 (generated in batches, batch-norm in train mode)."""
+    out = []
+    for i in range(0, n, batch):
+        lab = None if labels is None else sg.tensor(labels[i:i + batch], device=G_device(G))
+        out.append(G.sample(min(batch, n - i), lab).numpy())
+    return (np.concatenate(out) + 1.0) / 2.0
+
+
+def G_device(G):
+    return next(iter(G.parameters())).device
+
+
+def evaluate(net, fake, fake_labels, train, test, test2, train_labels, n_classes):
+    feats = {name: net.features(x) for name, x in
+             (('fake', fake), ('test', test), ('test2', test2))}
+    probs = _softmax(net.logits(fake))
+    marginal = np.bincount(train_labels, minlength=n_classes) / len(train_labels)
+    d_fake = metrics.nearest_training_distance(fake, train)
+    d_real = metrics.nearest_training_distance(test, train)
+    r = {
+        'fd': metrics.frechet_distance(feats['fake'], feats['test']),
+        'fd_real_vs_real': metrics.frechet_distance(feats['test2'], feats['test']),
+        'inception_score': inception_score(probs),
+        'inception_score_real': inception_score(_softmax(net.logits(test))),
+        'mode_score': mode_score(probs, marginal),
+        'mmd2_features': metrics.mmd2_unbiased(feats['fake'][:1000], feats['test'][:1000]),
+        'one_nn_accuracy': metrics.one_nn_accuracy(feats['fake'][:1000], feats['test'][:1000]),
+        'nn_dist_fake_median': float(np.median(d_fake)),
+        'nn_dist_heldout_median': float(np.median(d_real)),
+        'nn_dist_fake_min': float(d_fake.min()),
+    }
+    if fake_labels is not None:
+        pred = probs.argmax(1)
+        r['accuracy_per_label'] = [float((pred[fake_labels == k] == k).mean())
+                                   for k in range(n_classes)]
+        r['accuracy'] = float((pred == fake_labels).mean())
+    return r, d_fake, d_real
+
+
+# ----------------------------------------------------------------------------- figures
+def nearest_figure(plt, fake, train, path, n=8):
+    """Row 1: generated; row 2: the nearest training image of each (memorisation check)."""
+    d, idx = metrics.nearest_training_distance(fake[:n], train, return_index=True)
+    fig, axes = plt.subplots(2, n, figsize=(1.2 * n, 2.7))
+    for k in range(n):
+        for row, img in ((0, fake[k]), (1, train[idx[k]])):
+            ax = axes[row, k]
+            ax.imshow(np.clip(img.transpose(1, 2, 0).squeeze(), 0, 1), interpolation='nearest',
+                      cmap='gray')
+            ax.set_xticks([]), ax.set_yticks([])
+        axes[1, k].set_xlabel(f"d={d[k]:.2f}", fontsize=8)
+    axes[0, 0].set_ylabel('generated', fontsize=8)
+    axes[1, 0].set_ylabel('nearest\ntraining', fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    print(f"wrote {path}")
+
+
+def main():
+    p = parser(__doc__.split('\n')[0], 'out/gan')
+    p.add_argument('--conditional', action='store_true', help='condition on the class label')
+    p.add_argument('--conditioning', default='projection', choices=['projection', 'concat'])
+    p.add_argument('--dataset', default='shapes', choices=['shapes', 'avatars'])
+    p.add_argument('--loss', default='nonsaturating', choices=sorted(gan.LOSSES))
+    p.add_argument('--steps', type=int, default=None)
+    p.add_argument('--batch', type=int, default=64)
+    p.add_argument('--width', type=int, default=32)
+    p.add_argument('--latent', type=int, default=32)
+    p.add_argument('--lr', type=float, default=None, help='override the preset learning rate')
+    p.add_argument('--n-train', type=int, default=20000)
+    args = p.parse_args()
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    out = ensure_out(args.out)
+    tag = f"gan_dcgan_{args.dataset}" + ('_conditional' if args.conditional else '')
+    size = 16 if args.dataset == 'shapes' else 32
+    steps = args.steps or (3000 if args.dataset == 'shapes' else 4000)
+    n_train, n_test, n_eval = args.n_train, 2000, 2000
+    width, fn_epochs = args.width, 3
+    if args.quick:
+        steps, n_train, n_test, n_eval, width, fn_epochs = 20, 512, 256, 256, 8, 1
+    sg.manual_seed(args.seed)
+    train, train_labels, classes = load(args.dataset, n_train, args.seed, size)
+    test, _, _ = load(args.dataset, n_test, args.seed + 1, size)
+    test2, _, _ = load(args.dataset, n_test, args.seed + 2, size)
+    n_classes, channels = len(classes), train.shape[1]
+    print(f"{args.dataset}: {n_train} training images {train.shape[1:]}, {n_classes} classes "
+          f"{classes}", flush=True)
+
+    t0 = time.time()
+    net = metrics.train_feature_net(train, train_labels, arch='conv', epochs=fn_epochs,
+                                    seed=args.seed, device=args.device)
+    print(f"feature net: {time.time() - t0:.0f}s, held-out accuracy "
+          f"{metrics.classifier_accuracy(net, test, load(args.dataset, n_test, args.seed + 1, size)[1]):.3f}",
+          flush=True)
+
+    cond = n_classes if args.conditional else None
+    G = gan.DCGANGenerator(args.latent, channels, size, width, n_classes=cond).to(args.device)
+    norm = None if args.loss == 'wgan-gp' else 'batch'     # the penalty needs per-sample gradients
+    D = gan.DCGANDiscriminator(channels, size, width, norm=norm, n_classes=cond,
+                               conditioning=args.conditioning).to(args.device)
+    overrides = {} if args.lr is None else {'lr': args.lr}
+    model = gan.GAN(G, D, args.loss, **overrides)
+    print(model, flush=True)
+
+    rng = np.random.default_rng(args.seed)
+    scaled = train * 2.0 - 1.0                       # tanh range
+
+    def next_batch():
+        idx = rng.integers(0, n_train, args.batch)
+        x = sg.tensor(scaled[idx], device=args.device)
+        return (x, sg.tensor(train_labels[idx], device=args.device)) if cond else x
+
+    curves = {'d_loss': [], 'g_loss': []}
+    progress = Progress(steps, tag)
+    t_cpu, t0 = time.process_time(), time.time()
+    for step in range(1, steps + 1):
+        stats = model.train_step(next_batch)
+        curves['d_loss'].append(stats['d_loss'])
+        curves['g_loss'].append(stats['g_loss'])
+        progress(step, d_loss=stats['d_loss'], g_loss=stats['g_loss'])
+    cpu = time.process_time() - t_cpu
+    print(f"training: {(time.time() - t0) / 60:.1f} min wall, {cpu / 60:.1f} min CPU", flush=True)
+
+    fake_labels = rng.integers(0, n_classes, n_eval) if cond else None
+    fake = generate(G, n_eval, fake_labels)
+    r, d_fake, d_real = evaluate(net, fake, fake_labels, train, test, test2, train_labels,
+                                 n_classes)
+    r.update(steps=steps, cpu_min=cpu / 60, seed=args.seed, loss=args.loss, width=width,
+             conditional=bool(cond), conditioning=args.conditioning if cond else None)
+    for k, v in r.items():
+        if isinstance(v, float):
+            print(f"  {k:24s} {v:.4f}")
+        elif isinstance(v, list):
+            print(f"  {k:24s} " + '  '.join(f"{c} {a:.3f}" for c, a in zip(classes, v)))
+    with open(os.path.join(out, f"{tag}_results.json"), 'w') as f:
+        json.dump(r, f, indent=1)
+
+    nrow = 10
+    if cond:
+        grid_labels = np.repeat(np.arange(n_classes), nrow)
+        samples = generate(G, len(grid_labels), grid_labels)
+        title = 'rows: ' + ', '.join(classes)
+    else:
+        samples = fake[:8 * nrow]
+        title = f"{args.loss} DCGAN samples, {steps} steps"
+    sg.viz.image_grid(samples, nrow=nrow, path=os.path.join(out, f"{tag}_samples.png"),
+                      title=title)
+    sg.viz.image_grid(train[:8 * nrow] if not cond else
+                      np.concatenate([train[train_labels == k][:nrow] for k in range(n_classes)]),
+                      nrow=nrow, path=os.path.join(out, f"{tag}_real.png"), title='training images')
+    nearest_figure(plt, fake, train, os.path.join(out, f"{tag}_nearest.png"))
+    sg.viz.training_curves(curves, path=os.path.join(out, f"{tag}_curves.png"), smooth=50)
+    print(f"wrote {out}/{tag}_*.png")
+
+
+if __name__ == '__main__':
+    main()

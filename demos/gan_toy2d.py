@@ -1,0 +1,259 @@
+"""Every GAN loss on the 2-D mode-collapse benchmark, side by side.
+
+    OMP_NUM_THREADS=1 python demos/gan_toy2d.py           # best variant, ring and grid, seed 0 (a few minutes)
+    OMP_NUM_THREADS=1 python demos/gan_toy2d.py --full    # the docs table: every variant x ring/grid x seeds 0-2
+    python demos/gan_toy2d.py --quick                     # seconds
+
+The benchmark (the data issue's protocol, docs/gan.md): ``ring8`` is 8 Gaussians on the
+unit circle with sigma 0.01, ``grid25`` 25 Gaussians on {-4,-2,0,2,4}^2 with sigma 0.05.
+After training, 2,500 generated points are scored against the known mixture: modes
+captured (a mode with at least one sample within 3 sigma), high-quality fraction (the
+samples within 3 sigma of their nearest mode), reverse KL of the high-quality samples'
+mode histogram to uniform (0 = balanced, log K = one mode); and against 2,500 fresh data
+points: kernel MMD^2 and the sliced Wasserstein-1 distance. Each run's CPU time is
+reported (set OMP_NUM_THREADS=1: multi-threaded BLAS burns CPU time on matrices this small).
+
+Figures (--out): samples over training for every variant (``gan_toy2d_<data>_training.png``),
+and with --full the worst-collapsing run's trajectory (``gan_toy2d_collapse.png``).
+The table lands in ``gan_toy2d_results.md`` and ``.json``.
+"""
+import json
+import math
+import os
+import time
+
+import numpy as np
+
+from _common import parser, ensure_out
+
+import scratchgen as sg
+from scratchgen import metrics
+from scratchgen.models import gan
+
+# Shared setup: G has batch norm (it spreads the samples over the modes far better than
+# without); D is a plain leaky-ReLU MLP (no batch norm: the gradient penalty needs
+# per-sample gradients). Batches of 512. Learning rates decay linearly to 1% over the
+# run, which lets the samples settle onto the modes at the end (high quality).
+ARCH = dict(latent_dim=2, hidden=128, depth=3)
+BATCH = 512
+
+def make_variant(loss, loss_options=None, g_batch_norm=True, **gan_options):
+    return dict(loss=loss, loss_options=loss_options or {}, g_batch_norm=g_batch_norm,
+                gan_options=gan_options)
+
+
+# The papers' presets, with learning rates raised to fit ten CPU minutes (docs/gan.md)
+# and WGAN-GP's lambda from its authors' own 2-D experiments (0.1; 10 is for images).
+# The last one is an ablation: the non-saturating GAN without batch norm in G.
+VARIANTS = {
+    'minimax': make_variant('minimax', preset='dcgan', lr=1e-3),
+    'nonsaturating': make_variant('nonsaturating', preset='dcgan', lr=1e-3),
+    'lsgan': make_variant('lsgan', dict(a=0.0, b=1.0, c=1.0), preset='lsgan', lr=1e-3),
+    'wgan': make_variant('wgan', dict(clip=0.01), preset='wgan', lr=5e-4),
+    'wgan-gp': make_variant('wgan-gp', dict(lam=0.1), preset='wgan-gp', lr=5e-4, betas=(0.5, 0.9)),
+    'nonsaturating-noBN': make_variant('nonsaturating', g_batch_norm=False, preset='dcgan', lr=1e-3),
+}
+BEST = ['nonsaturating']
+# generator steps: variants with 5 critic steps per generator step get fewer
+STEPS = {('ring8', 1): 6000, ('grid25', 1): 10000, ('ring8', 5): 2500, ('grid25', 5): 4000}
+N_EVAL = 2500
+LIMITS = {'ring8': (-1.5, 1.5), 'grid25': (-5.5, 5.5)}
+
+
+def default_steps(variant, data_name):
+    n_critic = gan.PRESETS[VARIANTS[variant]['gan_options']['preset']]['n_critic']
+    return STEPS[(data_name, n_critic)]
+
+
+# ----------------------------------------------------------------------------- metrics
+def sliced_wasserstein(x, y, n_projections=64, seed=0):
+    """Sliced Wasserstein-1 distance: the mean over random unit directions u of W1
+    between the 1-D projections x.u and y.u. In 1-D, W1 between two samples of equal
+    size is the mean absolute difference of their sorted values (the optimal
+    transport plan matches them in order); 2-D W1 itself needs an assignment solve."""
+    n = min(len(x), len(y))
+    rng = np.random.default_rng(seed)
+    u = rng.standard_normal((x.shape[1], n_projections))
+    u /= np.linalg.norm(u, axis=0)
+    px, py = np.sort(x[:n] @ u, axis=0), np.sort(y[:n] @ u, axis=0)
+    return float(np.abs(px - py).mean())
+
+
+def evaluate(samples, data_name, reference):
+    truth = sg.data.toy2d_truth(data_name)
+    m = metrics.mode_metrics(samples, truth.means, truth.sigma)
+    return {'modes': m['modes_captured'], 'n_modes': m['n_modes'],
+            'hq': m['high_quality_fraction'], 'rkl': m['reverse_kl'],
+            'mmd2': metrics.mmd2_unbiased(samples, reference),
+            'sw1': sliced_wasserstein(samples, reference)}
+
+
+# ----------------------------------------------------------------------------- training
+def build(name, device, arch):
+    v = VARIANTS[name]
+    G = gan.MLPGenerator(arch['latent_dim'], 2, arch['hidden'], arch['depth'],
+                         batch_norm=v['g_batch_norm']).to(device)
+    D = gan.MLPDiscriminator(2, arch['hidden'], arch['depth']).to(device)
+    return gan.GAN(G, D, gan.make_loss(v['loss'], **v['loss_options']), **v['gan_options'])
+
+
+def train(name, data_name, seed, steps, device, arch=ARCH, n_snapshots=6, batch=BATCH,
+          n_eval=N_EVAL, log_every=None):
+    """Train one variant; returns (metrics dict, snapshots [(step, samples)], curves)."""
+    sg.manual_seed(seed)
+    rng = np.random.default_rng(seed + 1000)
+    model = build(name, device, arch)
+    scheds = [sg.optim.LinearLR(opt, 1.0, 0.01, steps)
+              for opt in (model.g_optimizer, model.d_optimizer)]
+
+    def next_batch():
+        return sg.tensor(sg.data.toy2d(data_name, batch, seed=rng), device=device)
+
+    marks = set(np.unique(np.linspace(0, steps, n_snapshots).astype(int)))
+    snapshots, curves = [], {'d_loss': [], 'g_loss': []}
+    log_every = log_every or max(1, steps // 5)
+    t_cpu, t_wall = time.process_time(), time.time()
+    for step in range(steps + 1):
+        if step in marks:
+            snapshots.append((step, model.sample(1000).numpy()))
+        if step == steps:
+            break
+        stats = model.train_step(next_batch)
+        for s in scheds:
+            s.step()
+        curves['d_loss'].append(stats['d_loss'])
+        curves['g_loss'].append(stats['g_loss'])
+        if (step + 1) % log_every == 0:
+            print(f"  [{name} {data_name} seed {seed}] step {step + 1:>6}/{steps}  "
+                  f"{time.time() - t_wall:6.1f}s  d_loss {stats['d_loss']:.3f}  "
+                  f"g_loss {stats['g_loss']:.3f}", flush=True)
+    cpu = time.process_time() - t_cpu
+    reference = sg.data.toy2d(data_name, n_eval, seed=10_000 + seed)
+    result = evaluate(model.sample(n_eval).numpy().astype(np.float64), data_name, reference)
+    result.update(steps=steps, cpu_min=cpu / 60, wall_min=(time.time() - t_wall) / 60)
+    return result, snapshots, curves
+
+
+# ----------------------------------------------------------------------------- figures
+def trajectories_figure(plt, runs, data_name, path, title):
+    """rows: runs; columns: snapshots over training, then the data."""
+    truth = sg.data.toy2d_truth(data_name)
+    data_pts = sg.data.toy2d(data_name, 1000, seed=1)
+    ncol = max(len(r['snapshots']) for r in runs) + 1
+    fig, axes = plt.subplots(len(runs), ncol, figsize=(2.0 * ncol, 2.1 * len(runs)),
+                             squeeze=False)
+    lo, hi = LIMITS[data_name]
+    for row, run in zip(axes, runs):
+        panels = [(f"step {s}", x, 'tab:red') for s, x in run['snapshots']]
+        panels.append(('data', data_pts, 'tab:blue'))
+        for ax, (label, x, colour) in zip(row, panels):
+            ax.scatter(truth.means[:, 0], truth.means[:, 1], marker='+', s=30, color='0.6',
+                       lw=0.8)
+            ax.scatter(x[:, 0], x[:, 1], s=1.5, alpha=0.5, color=colour, rasterized=True)
+            ax.set_xlim(lo, hi), ax.set_ylim(lo, hi)
+            ax.set_aspect('equal'), ax.set_xticks([]), ax.set_yticks([])
+            ax.set_title(label, fontsize=8)
+        r = run['result']
+        row[0].set_ylabel(f"{run['name']}\n{r['modes']}/{r['n_modes']} modes, "
+                          f"HQ {r['hq']:.0%}", fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    print(f"wrote {path}")
+
+
+# ----------------------------------------------------------------------------- tables
+def fmt(values, digits=2, pct=False):
+    v = np.asarray(values, dtype=np.float64)
+    if pct:
+        return f"{100 * v.mean():.1f}% ± {100 * v.std():.1f}"
+    if np.isnan(v).any():
+        return f"nan ({int(np.isnan(v).sum())}/{len(v)})"
+    return f"{v.mean():.{digits}f} ± {v.std():.{digits}f}"
+
+
+def summary_table(results, seeds):
+    lines = ['| data | variant | G steps | modes | high quality | reverse KL | MMD² | sliced W1 | CPU min (max) | per seed: modes / HQ |',
+             '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |']
+    for (data_name, variant), rs in results.items():
+        k = rs[0]['n_modes']
+        per_seed = ', '.join(f"{r['modes']}/{r['hq']:.2f}" for r in rs)
+        lines.append(
+            f"| {data_name} | {variant} | {rs[0]['steps']} | {fmt([r['modes'] for r in rs], 1)} / {k} | "
+            f"{fmt([r['hq'] for r in rs], pct=True)} | {fmt([r['rkl'] for r in rs])} | "
+            f"{fmt([r['mmd2'] for r in rs], 4)} | {fmt([r['sw1'] for r in rs], 3)} | "
+            f"{max(r['cpu_min'] for r in rs):.1f} | {per_seed} |")
+    return '\n'.join(lines) + f"\n\nseeds {list(seeds)}; mean ± std over seeds.\n"
+
+
+def main():
+    p = parser(__doc__.split('\n')[0], 'out/gan')
+    p.add_argument('--full', action='store_true',
+                   help='every variant on ring and grid over seeds 0..--n-seeds-1 (long)')
+    p.add_argument('--n-seeds', type=int, default=3)
+    p.add_argument('--variants', default=None, help='comma-separated subset of ' + ','.join(VARIANTS))
+    p.add_argument('--data', default='ring8,grid25')
+    p.add_argument('--steps', type=int, default=None, help='override the generator steps')
+    args = p.parse_args()
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    out = ensure_out(args.out)
+    datasets = args.data.split(',')
+    arch, batch, n_eval = ARCH, BATCH, N_EVAL
+    if args.quick:
+        variants, seeds = list(VARIANTS), [args.seed]
+        datasets = ['ring8']
+        arch, batch, n_eval = dict(latent_dim=2, hidden=32, depth=2), 64, 500
+    elif args.full:
+        variants, seeds = list(VARIANTS), list(range(args.n_seeds))
+    else:
+        variants, seeds = BEST, [args.seed]
+    if args.variants:
+        variants = args.variants.split(',')
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        p.error(f"unknown variants {unknown}; choose from {list(VARIANTS)}")
+
+    results, runs_by_data = {}, {d: [] for d in datasets}
+    t0 = time.time()
+    for data_name in datasets:
+        for variant in variants:
+            steps = args.steps or (40 if args.quick else default_steps(variant, data_name))
+            for seed in seeds:
+                print(f"{variant} on {data_name}, seed {seed}: {steps} generator steps", flush=True)
+                r, snaps, curves = train(variant, data_name, seed, steps, args.device, arch,
+                                         batch=batch, n_eval=n_eval)
+                print(f"  -> modes {r['modes']}/{r['n_modes']}  high quality {r['hq']:.3f}  "
+                      f"reverse KL {r['rkl']:.3f}  MMD2 {r['mmd2']:.4f}  SW1 {r['sw1']:.3f}  "
+                      f"CPU {r['cpu_min']:.1f} min", flush=True)
+                results.setdefault((data_name, variant), []).append(r)
+                runs_by_data[data_name].append(dict(name=f"{variant} (seed {seed})", seed=seed,
+                                                    variant=variant, result=r, snapshots=snaps))
+    print(f"total {(time.time() - t0) / 60:.1f} min")
+
+    for data_name, runs in runs_by_data.items():
+        first = [r for r in runs if r['seed'] == seeds[0]]
+        trajectories_figure(plt, first, data_name,
+                            os.path.join(out, f"gan_toy2d_{data_name}_training.png"),
+                            f"{data_name}: samples over training (seed {seeds[0]})")
+    if args.full or args.quick:
+        worst = min((r for runs in runs_by_data.values() for r in runs),
+                    key=lambda r: (r['result']['modes'] / r['result']['n_modes'], r['result']['hq']))
+        data_name = next(d for d, runs in runs_by_data.items() if worst in runs)
+        trajectories_figure(plt, [worst], data_name, os.path.join(out, 'gan_toy2d_collapse.png'),
+                            f"mode collapse: {worst['name']} on {data_name}")
+
+    table = summary_table(results, seeds)
+    print(table)
+    with open(os.path.join(out, 'gan_toy2d_results.md'), 'w') as f:
+        f.write(table)
+    with open(os.path.join(out, 'gan_toy2d_results.json'), 'w') as f:
+        json.dump({f"{d}/{v}": rs for (d, v), rs in results.items()}, f, indent=1,
+                  default=lambda x: None if isinstance(x, float) and math.isnan(x) else x)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,198 @@
+"""A character-level GPT language model, measured in nats per character against baselines.
+
+    python demos/gpt_char.py                       # Python's own standard library as the text
+    python demos/gpt_char.py --path my_text.txt    # any UTF-8 text file
+    python demos/gpt_char.py --quick               # seconds; smoke run
+
+The default corpus is a few modules of the Python standard library (read from
+``os.path.dirname(os.__file__)``), present on every machine that runs this script, so
+nothing is downloaded. The last 10% of each file is held out for validation.
+
+Reported on the validation text, in nats per character (lower is better):
+uniform over the vocabulary (ln V), a unigram and a bigram model (character counts
+with add-alpha smoothing, alpha picked on a slice of the training text), and the GPT
+(every position of consecutive block_size windows). Prints samples, and writes
+gpt_char_loss.png (training and validation loss with the baselines).
+Results and discussion: docs/transformer.md.
+"""
+import math
+import os
+import time
+
+import numpy as np
+
+from _common import parser, Progress, ensure_out
+
+import scratchgen as sg
+from scratchgen.data import CharTokenizer
+from scratchgen.models.gpt import GPT, GPTConfig, warmup_cosine
+from scratchgen.optim import clip_grad_norm_
+
+STDLIB_FILES = ('argparse.py', 'dataclasses.py', 'functools.py', 'statistics.py', 'random.py',
+                'fractions.py', 'calendar.py', 'textwrap.py', 'heapq.py', 'string.py')
+
+
+def load_corpus(path):
+    """(train text, validation text, description): the last 10% of each file is held out."""
+    if path:
+        files = [path]
+    else:
+        folder = os.path.dirname(os.__file__)
+        files = [os.path.join(folder, f) for f in STDLIB_FILES
+                 if os.path.exists(os.path.join(folder, f))]
+        if not files:
+            raise SystemExit(f"no standard-library sources found in {folder}; pass --path")
+    train, val = [], []
+    for f in files:
+        with open(f, encoding='utf-8', errors='replace') as fh:
+            text = fh.read()
+        cut = int(len(text) * 0.9)
+        train.append(text[:cut])
+        val.append(text[cut:])
+    what = path or f"{len(files)} stdlib modules ({', '.join(os.path.basename(f) for f in files)})"
+    return '\n'.join(train), '\n'.join(val), what
+
+
+# ----------------------------------------------------------------------------- baselines
+def ngram_nats(train, val, V, order, alpha):
+    """Mean -log p(val char | previous order-1 chars) of an add-alpha n-gram (order 1, 2)."""
+    if order == 1:
+        counts = np.bincount(train, minlength=V) + alpha
+        return float(-np.log(counts[val] / counts.sum()).mean())
+    counts = np.full((V, V), alpha)
+    np.add.at(counts, (train[:-1], train[1:]), 1.0)
+    probs = counts / counts.sum(axis=1, keepdims=True)
+    return float(-np.log(probs[val[:-1], val[1:]]).mean())
+
+
+def baselines(train, val, V):
+    """Uniform, unigram and bigram nats/char on ``val``; alpha chosen on the last 10%
+    of ``train`` from counts of the rest, then refitted on all of ``train``."""
+    cut = int(len(train) * 0.9)
+    out = {'uniform': math.log(V)}
+    for order, name in ((1, 'unigram'), (2, 'bigram')):
+        alphas = (3.0, 1.0, 0.3, 0.1, 0.03, 0.01)
+        best = min(alphas, key=lambda a: ngram_nats(train[:cut], train[cut:], V, order, a))
+        out[name] = ngram_nats(train, val, V, order, best)
+        out[name + '_alpha'] = best
+    return out
+
+
+# ----------------------------------------------------------------------------- GPT
+def val_nats(model, val, block, device, batch=32):
+    """Mean next-char cross-entropy over consecutive windows of block + 1 characters."""
+    n = (len(val) - 1) // block
+    windows = val[:n * block + 1]
+    x_all = windows[:-1].reshape(n, block)
+    y_all = windows[1:].reshape(n, block)
+    total = 0.0
+    model.eval()
+    with sg.no_grad():
+        for i in range(0, n, batch):
+            x = sg.tensor(x_all[i:i + batch], device=device)
+            y = sg.tensor(y_all[i:i + batch], device=device)
+            total += model(x, y)[1].item() * len(x)
+    model.train()
+    return total / n
+
+
+def loss_figure(steps, train_losses, evals, base, path, title):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from scratchgen.viz import moving_average
+    fig = Figure(figsize=(7, 4.2), layout='constrained')
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    s = np.arange(1, len(train_losses) + 1)
+    ax.plot(s, train_losses, color='C0', alpha=0.25)
+    ax.plot(s, moving_average(np.array(train_losses), max(1, len(s) // 40)), color='C0',
+            label='GPT train (batch loss)')
+    ax.plot(evals[0], evals[1], 'o-', color='C1', label='GPT validation')
+    for name, color in (('uniform', 'C7'), ('unigram', 'C2'), ('bigram', 'C3')):
+        ax.axhline(base[name], color=color, ls='--', label=f"{name} baseline ({base[name]:.2f})")
+    ax.set_xlabel('training step')
+    ax.set_ylabel('nats per character')
+    ax.set_ylim(0, base['uniform'] * 1.05)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=10)
+    fig.savefig(path, dpi=100)
+
+
+def main():
+    p = parser(__doc__.splitlines()[0], 'out/gpt_char')
+    p.add_argument('--path', default=None, help='a UTF-8 text file (default: stdlib sources)')
+    p.add_argument('--steps', type=int, default=None, help='training steps (default 2000)')
+    p.add_argument('--batch-size', type=int, default=16)
+    args = p.parse_args()
+    out = ensure_out(args.out)
+    sg.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+
+    train_text, val_text, what = load_corpus(args.path)
+    if args.quick:
+        train_text, val_text = train_text[:50_000], val_text[:5_000]
+    tok = CharTokenizer().fit([train_text, val_text])
+    train = np.array(tok.encode(train_text), dtype=np.int64)
+    val = np.array(tok.encode(val_text), dtype=np.int64)
+    V = tok.vocab_size
+    print(f"corpus: {what}\n  {len(train):,} training and {len(val):,} validation characters, "
+          f"vocabulary {V}")
+    base = baselines(train, val, V)
+    print(f"baselines on validation (nats/char): uniform {base['uniform']:.3f}, unigram "
+          f"{base['unigram']:.3f} (alpha {base['unigram_alpha']}), bigram {base['bigram']:.3f} "
+          f"(alpha {base['bigram_alpha']})")
+
+    if args.quick:
+        config = GPTConfig(vocab_size=V, block_size=32, n_layer=2, n_head=2, n_embd=32)
+        steps = args.steps or 30
+    else:
+        config = GPTConfig(vocab_size=V, block_size=64, n_layer=4, n_head=4, n_embd=128)
+        steps = args.steps or 2000
+    B, T = args.batch_size, config.block_size
+    model = GPT(config, device=args.device)
+    opt = model.configure_optimizers(weight_decay=0.1, learning_rate=2e-3)
+    sched = warmup_cosine(opt, warmup_steps=min(100, steps // 10), total_steps=steps)
+    print(f"GPT: {config}\n  {model.num_parameters():,} parameters; {steps} steps of "
+          f"{B} x {T} characters")
+
+    losses, evals = [], ([], [])
+    progress = Progress(steps, 'char', every=1)     # called at each evaluation
+    t0 = time.time()
+    for step in range(1, steps + 1):
+        starts = rng.integers(0, len(train) - T - 1, B)
+        rows = starts[:, None] + np.arange(T + 1)
+        x = sg.tensor(train[rows[:, :-1]], device=args.device)
+        y = sg.tensor(train[rows[:, 1:]], device=args.device)
+        _, loss = model(x, y)
+        opt.zero_grad()
+        loss.backward()
+        clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+        if step % max(1, steps // 8) == 0 or step == steps:
+            v = val_nats(model, val, T, args.device)
+            evals[0].append(step)
+            evals[1].append(v)
+            progress(step, train=float(np.mean(losses[-50:])), val=v)
+    train_time = time.time() - t0
+    final = evals[1][-1]
+
+    print(f"\nvalidation nats/char: GPT {final:.3f} | bigram {base['bigram']:.3f} | unigram "
+          f"{base['unigram']:.3f} | uniform {base['uniform']:.3f}   ({final / math.log(2):.3f} "
+          f"bits/char; trained {train_time:.0f} s)")
+    sg.manual_seed(args.seed)
+    for prompt in ('def ', 'class '):
+        ids = sg.tensor(np.array([tok.encode(prompt)]), device=args.device)
+        sample = model.generate(ids, 60 if args.quick else 400, temperature=0.8)
+        print(f"\n--- sample (prompt {prompt!r}, temperature 0.8) ---\n"
+              f"{tok.decode(sample.numpy()[0])}")
+    loss_figure(steps, losses, evals, base, f"{out}/gpt_char_loss.png",
+                f"char-level GPT, {model.num_parameters():,} parameters (seed {args.seed}): "
+                f"validation {final:.3f} nats/char")
+    print(f"\nfigure in {out}/")
+
+
+if __name__ == '__main__':
+    main()
