@@ -1,4 +1,6 @@
 """Small helpers shared by the layer files: parameter creation and argument checks."""
+import math
+
 import numpy as np
 
 from .. import backend
@@ -12,6 +14,16 @@ def new_parameter(*shape, device=None, dtype=None):
         raise TypeError(f"parameters must have a floating dtype, got {dtype}")
     xp = backend.array_module(device)
     return Parameter(xp.zeros(tuple(int(s) for s in shape), dtype=dtype))
+
+
+def reset_like_pytorch_(weight, bias, fan_in):
+    """PyTorch's default init for Linear and Conv layers: kaiming_uniform with a=sqrt(5),
+    i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the bias from the same range."""
+    from . import init
+    init.kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        bound = 1.0 / math.sqrt(fan_in)
+        init.uniform_(bias, -bound, bound)
 
 
 def as_pair(value, name, who):

@@ -6,11 +6,9 @@ Output size of a convolution along one axis (input n, kernel k, stride s, paddin
 dilation d):  out = floor((n + 2p - d (k - 1) - 1) / s) + 1.
 A transposed convolution inverts it: out = (n - 1) s - 2p + d (k - 1) + output_padding + 1.
 """
-import math
 
 from . import functional as F
-from . import init
-from ._utils import new_parameter, as_pair, check_positive_int
+from ._utils import new_parameter, reset_like_pytorch_, as_pair, check_positive_int
 from .module import Module
 
 __all__ = ['Conv2d', 'ConvTranspose2d', 'MaxPool2d', 'AvgPool2d', 'Upsample']
@@ -53,13 +51,9 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        # PyTorch's default: kaiming_uniform(a=sqrt(5)) -> U(+-1/sqrt(fan_in)), bias likewise,
-        # with fan_in = weight.shape[1] * kh * kw
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.weight.shape[1] * self.kernel_size[0] * self.kernel_size[1]
-            bound = 1.0 / math.sqrt(fan_in)
-            init.uniform_(self.bias, -bound, bound)
+        # fan_in = weight.shape[1] * kh * kw (for ConvTranspose2d: out_channels/groups * kh * kw)
+        reset_like_pytorch_(self.weight, self.bias,
+                            self.weight.shape[1] * self.kernel_size[0] * self.kernel_size[1])
 
     def extra_repr(self):
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "

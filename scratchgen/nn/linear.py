@@ -1,9 +1,7 @@
 """Dense layers: ``Linear``, plus the shape-only ``Identity``, ``Flatten`` and ``Unflatten``."""
-import math
 
 from . import functional as F
-from . import init
-from ._utils import new_parameter, check_positive_int
+from ._utils import new_parameter, reset_like_pytorch_, check_positive_int
 from .module import Module
 
 __all__ = ['Identity', 'Linear', 'Flatten', 'Unflatten']
@@ -38,11 +36,7 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        # kaiming_uniform with a=sqrt(5): bound = sqrt(6 / ((1 + 5) fan_in)) = 1/sqrt(fan_in)
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            bound = 1.0 / math.sqrt(self.in_features)
-            init.uniform_(self.bias, -bound, bound)
+        reset_like_pytorch_(self.weight, self.bias, self.in_features)
 
     def forward(self, x):
         if x.ndim == 0 or x.shape[-1] != self.in_features:
