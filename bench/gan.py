@@ -10,14 +10,13 @@ the most: five critic updates, each with a double backward through the critic.
 """
 import argparse
 import os
-import statistics
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 
 import scratchgen as sg  # noqa: E402
 from scratchgen.models import gan  # noqa: E402
+from _harness import median_time  # noqa: E402
 
 
 def toy(loss):
@@ -37,14 +36,7 @@ def images(loss):
 def time_step(build, loss, repeats):
     sg.manual_seed(0)
     model, batch = build(loss)
-    for _ in range(2):
-        model.train_step(batch)
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        model.train_step(batch)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), model.n_critic
+    return median_time(lambda: model.train_step(batch), repeats, warmup=2), model.n_critic
 
 
 def main():

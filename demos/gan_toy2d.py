@@ -195,6 +195,7 @@ def main():
     p.add_argument('--variants', default=None, help='comma-separated subset of ' + ','.join(VARIANTS))
     p.add_argument('--data', default='ring8,grid25')
     p.add_argument('--steps', type=int, default=None, help='override the generator steps')
+    p.add_argument('--batch', type=int, default=BATCH)
     args = p.parse_args()
     import matplotlib
     matplotlib.use('Agg')
@@ -202,7 +203,7 @@ def main():
 
     out = ensure_out(args.out)
     datasets = args.data.split(',')
-    arch, batch, n_eval = ARCH, BATCH, N_EVAL
+    arch, batch, n_eval = ARCH, args.batch, N_EVAL
     if args.quick:
         variants, seeds = list(VARIANTS), [args.seed]
         datasets = ['ring8']

@@ -127,40 +127,33 @@ class Module:
             raise KeyError(f"{what} name {name!r} clashes with an attribute of "
                            f"{type(self).__name__}")
 
+    def _register(self, caller, what, name, value, cls, store):
+        """Checks shared by register_parameter/register_buffer/add_module, then store."""
+        self._check_init(name)
+        self._check_name(name, what)
+        if value is not None and not isinstance(value, cls):
+            raise TypeError(f"{caller}: {name!r} must be a {cls.__name__} or None, "
+                            f"got {type(value).__name__}")
+        self._forget(name, store)
+        store[name] = value
+
     def register_parameter(self, name, param):
         """Register ``param`` (a Parameter, or None for an absent optional one)."""
-        self._check_init(name)
-        self._check_name(name, 'parameter')
-        if param is not None and not isinstance(param, Parameter):
-            raise TypeError(f"register_parameter: {name!r} must be a Parameter or None, "
-                            f"got {type(param).__name__}")
-        self._forget(name, self._parameters)
-        self._parameters[name] = param
+        self._register('register_parameter', 'parameter', name, param, Parameter,
+                       self._parameters)
 
     def register_buffer(self, name, tensor, persistent=True):
         """Register non-trained state. Persistent buffers are part of ``state_dict``."""
-        self._check_init(name)
-        self._check_name(name, 'buffer')
-        if tensor is not None and not isinstance(tensor, Tensor):
-            raise TypeError(f"register_buffer: {name!r} must be a Tensor or None, "
-                            f"got {type(tensor).__name__}")
         if isinstance(tensor, Parameter):
             raise TypeError(f"register_buffer: {name!r} is a Parameter; use register_parameter")
-        self._forget(name, self._buffers)
-        self._buffers[name] = tensor
+        self._register('register_buffer', 'buffer', name, tensor, Tensor, self._buffers)
         if persistent:
             self._non_persistent.discard(name)
         else:
             self._non_persistent.add(name)
 
     def add_module(self, name, module):
-        self._check_init(name)
-        self._check_name(name, 'module')
-        if module is not None and not isinstance(module, Module):
-            raise TypeError(f"add_module: {name!r} must be a Module or None, "
-                            f"got {type(module).__name__}")
-        self._forget(name, self._modules)
-        self._modules[name] = module
+        self._register('add_module', 'module', name, module, Module, self._modules)
 
     register_module = add_module
 

@@ -28,7 +28,18 @@ def _affine_param(wanted, shape, device, dtype):
     return new_parameter(*shape, device=device, dtype=dtype)
 
 
-class _BatchNorm(Module):
+class _AffineNorm(Module):
+    """A normalisation layer with an optional per-feature scale (``weight``, starts at 1)
+    and shift (``bias``, starts at 0)."""
+
+    def reset_parameters(self):
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+
+class _BatchNorm(_AffineNorm):
     _dims = ()           # accepted input ndims
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
@@ -63,10 +74,7 @@ class _BatchNorm(Module):
 
     def reset_parameters(self):
         self.reset_running_stats()
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        super().reset_parameters()
 
     def forward(self, x):
         who = type(self).__name__
@@ -104,7 +112,7 @@ class BatchNorm2d(_BatchNorm):
     _dims = (4,)
 
 
-class LayerNorm(Module):
+class LayerNorm(_AffineNorm):
     """Normalise over the trailing dims ``normalized_shape`` of each sample;
     weight and bias have that shape (ones and zeros at start)."""
 
@@ -121,12 +129,6 @@ class LayerNorm(Module):
                                                       dtype))
         self.reset_parameters()
 
-    def reset_parameters(self):
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
-
     def forward(self, x):
         n = len(self.normalized_shape)
         if x.shape[x.ndim - n:] != self.normalized_shape or x.ndim < n:
@@ -139,7 +141,7 @@ class LayerNorm(Module):
                 f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
 
 
-class GroupNorm(Module):
+class GroupNorm(_AffineNorm):
     """Split C channels into ``num_groups`` groups and normalise each group of each
     sample; weight and bias (C,) are per channel. x (N, C, *)."""
 
@@ -155,12 +157,6 @@ class GroupNorm(Module):
         self.register_parameter('weight', _affine_param(affine, num_channels, device, dtype))
         self.register_parameter('bias', _affine_param(affine and bias, num_channels, device, dtype))
         self.reset_parameters()
-
-    def reset_parameters(self):
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
 
     def forward(self, x):
         if x.ndim < 2 or x.shape[1] != self.num_channels:
