@@ -10,6 +10,7 @@ feature_net    train_feature_net (self-trained stand-in for Inception), classifi
 modes          modes_captured, high_quality_fraction, reverse_kl_over_modes (ring / grid)
 discrete       log_likelihood, kl_divergence, total_variation; nats <-> bits per dim
 memorisation   nearest_training_distance
+scores         inception_score, mode_score (on a classifier's p(y|x))
 """
 from .two_sample import *      # noqa: F401,F403
 from .frechet import *         # noqa: F401,F403
@@ -17,3 +18,4 @@ from .feature_net import *     # noqa: F401,F403
 from .modes import *           # noqa: F401,F403
 from .discrete import *        # noqa: F401,F403
 from .memorisation import *    # noqa: F401,F403
+from .scores import *          # noqa: F401,F403
