@@ -1,7 +1,7 @@
 """DCGAN on procedural images (shapes, avatars), optionally conditional on the class.
 
     OMP_NUM_THREADS=1 python demos/dcgan_images.py                    # shapes 16x16, 3000 steps (~4 CPU min)
-    OMP_NUM_THREADS=1 python demos/dcgan_images.py --conditional      # class as an input, 6000 steps (~8 CPU min)
+    OMP_NUM_THREADS=1 python demos/dcgan_images.py --conditional      # class as an input, 6000 steps (~9 CPU min)
     OMP_NUM_THREADS=1 python demos/dcgan_images.py --dataset avatars  # 32x32 avatars, 4000 steps (~21 CPU min)
     python demos/dcgan_images.py --quick                              # seconds
 
@@ -123,8 +123,15 @@ def main():
     p.add_argument('--latent', type=int, default=32)
     p.add_argument('--lr', type=float, default=None, help='override the preset learning rate')
     p.add_argument('--n-train', type=int, default=20000)
-    p.add_argument('--d-norm', default=None, choices=['batch', 'layer', 'none'],
+    p.add_argument('--d-norm', default=None, choices=['batch', 'layer', 'spectral', 'none'],
                    help="normalisation in D (default: batch, or layer for wgan-gp)")
+    p.add_argument('--aux-weight', type=float, default=None,
+                   help='conditional: weight of an AC-GAN class head in D (default 3; 0: none)')
+    p.add_argument('--aux-real-only', action='store_true',
+                   help="train D's class head on real images only (not on G's)")
+    p.add_argument('--ema', type=float, default=None, metavar='DECAY',
+                   help="evaluate and draw with an exponential moving average of G's weights "
+                        "(default: 0.999 when conditional, else off; 0: off)")
     p.add_argument('--lr-end', type=float, default=1.0,
                    help='learning rates decay linearly to this fraction over the run')
     args = p.parse_args()
@@ -156,16 +163,22 @@ def main():
           flush=True)
 
     cond = n_classes if args.conditional else None
+    # the conditional recipe of docs/gan.md: AC-GAN class head (weight 3) and averaged G
+    aux_weight = (3.0 if args.aux_weight is None else args.aux_weight) if cond else 0.0
+    ema_decay = (0.999 if cond else 0.0) if args.ema is None else args.ema
     G = gan.DCGANGenerator(args.latent, channels, size, width, n_classes=cond).to(args.device)
     # the gradient penalty needs per-sample gradients, which batch norm mixes
     norm = args.d_norm or ('layer' if args.loss == 'wgan-gp' else 'batch')
     norm = None if norm == 'none' else norm
     D = gan.DCGANDiscriminator(channels, size, width, norm=norm, n_classes=cond,
-                               conditioning=args.conditioning).to(args.device)
+                               conditioning=args.conditioning,
+                               aux_classifier=aux_weight > 0).to(args.device)
     overrides = {} if args.lr is None else {'lr': args.lr}
-    model = gan.GAN(G, D, args.loss, **overrides)
+    model = gan.GAN(G, D, args.loss, aux_weight=aux_weight,
+                    aux_on_fakes=not args.aux_real_only, **overrides)
     scheds = [sg.optim.LinearLR(opt, 1.0, args.lr_end, steps)
               for opt in (model.g_optimizer, model.d_optimizer)]
+    ema = sg.optim.EMA(G, decay=ema_decay, warmup=True) if ema_decay > 0 else None
     print(model, flush=True)
 
     rng = np.random.default_rng(args.seed)
@@ -183,6 +196,8 @@ def main():
         stats = model.train_step(next_batch)
         for sched in scheds:
             sched.step()
+        if ema is not None:
+            ema.update()
         curves['d_loss'].append(stats['d_loss'])
         curves['g_loss'].append(stats['g_loss'])
         progress(step, d_loss=stats['d_loss'], g_loss=stats['g_loss'])
@@ -190,15 +205,19 @@ def main():
     print(f"training: {(time.time() - t0) / 60:.1f} min wall, {cpu / 60:.1f} min CPU", flush=True)
     ckpt = os.path.join(out, f"{tag}_checkpoint.npz")
     sg.save({'generator': G.state_dict(), 'discriminator': D.state_dict(),
+             **({} if ema is None else {'generator_ema': ema.state_dict()}),
              'config': {k: v for k, v in vars(args).items() if k != 'out'}}, ckpt)
     print(f"wrote {ckpt}", flush=True)
+    if ema is not None:                  # everything below uses the averaged weights
+        ema.copy_to()
 
     fake_labels = rng.integers(0, n_classes, n_eval) if cond else None
     fake = generate(G, n_eval, fake_labels)
     r, d_fake, d_real = evaluate(net, fake, fake_labels, train, test, test2, train_labels,
                                  n_classes)
     r.update(steps=steps, cpu_min=cpu / 60, seed=args.seed, loss=args.loss, width=width,
-             conditional=bool(cond), conditioning=args.conditioning if cond else None)
+             conditional=bool(cond), conditioning=args.conditioning if cond else None,
+             aux_weight=aux_weight, ema=ema_decay)
     for k, v in r.items():
         if isinstance(v, float):
             print(f"  {k:24s} {v:.4f}")

@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+import scratchgen as sg
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DEMOS = sorted(p for p in (ROOT / 'demos').glob('*.py') if not p.name.startswith('_'))
 
@@ -20,3 +22,17 @@ def test_demo_quick(demo, tmp_path):
     assert pngs, f"{demo.name} wrote no PNG into --out"
     for png in pngs:
         assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+def test_dcgan_conditional_quick(tmp_path):
+    """The conditional recipe (projection + AC head + averaged G) also runs end to end and
+    writes its checkpoint with the average."""
+    env = dict(os.environ, MPLBACKEND='Agg')
+    out = subprocess.run([sys.executable, str(ROOT / 'demos' / 'dcgan_images.py'), '--quick',
+                          '--conditional', '--out', str(tmp_path)],
+                         capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-4000:]
+    assert 'accuracy_per_label' in out.stdout
+    ckpt = sg.load(str(tmp_path / 'gan_dcgan_shapes_conditional_checkpoint.npz'))
+    assert {'generator', 'generator_ema', 'discriminator'} <= set(ckpt)
+    assert 'classifier.weight' in ckpt['discriminator']

@@ -36,7 +36,7 @@ from .. import functional as F
 from ..autograd import Tensor, grad, no_grad, rand, randn
 
 __all__ = ['GANLoss', 'MinimaxLoss', 'NonSaturatingLoss', 'LSGANLoss', 'WGANLoss',
-           'WGANGPLoss', 'LOSSES', 'make_loss', 'gradient_penalty', 'clip_weights_',
+           'WGANGPLoss', 'HingeLoss', 'LOSSES', 'make_loss', 'gradient_penalty', 'clip_weights_',
            'PRESETS', 'make_optimizers', 'MLPGenerator', 'MLPDiscriminator',
            'DCGANGenerator', 'DCGANDiscriminator', 'GAN']
 
@@ -160,13 +160,27 @@ class WGANGPLoss(WGANLoss):
         return f"WGANGPLoss(lam={self.lam})"
 
 
+class HingeLoss(GANLoss):
+    """Hinge loss (Lim & Ye 2017; used by SN-GAN and the projection discriminator of
+    Miyato & Koyama 2018): D is a margin classifier, pushing real scores above +1 and
+    fake ones below −1 and ignoring samples already past the margin; G raises its
+    scores, −E D(G(z)), as in WGAN."""
+    name = 'hinge'
+
+    def d_loss(self, real, fake):
+        return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
+
+    def g_loss(self, fake):
+        return -fake.mean()
+
+
 LOSSES = {cls.name: cls for cls in (MinimaxLoss, NonSaturatingLoss, LSGANLoss, WGANLoss,
-                                    WGANGPLoss)}
+                                    WGANGPLoss, HingeLoss)}
 
 
 def make_loss(name, **options):
     """A loss by name: 'minimax', 'nonsaturating', 'lsgan' (a, b, c), 'wgan' (clip),
-    'wgan-gp' (lam). A ``GANLoss`` instance is returned unchanged."""
+    'wgan-gp' (lam), 'hinge'. A ``GANLoss`` instance is returned unchanged."""
     if isinstance(name, GANLoss):
         return name
     if name not in LOSSES:
@@ -394,28 +408,33 @@ class DCGANDiscriminator(nn.Module):
     """DCGAN discriminator: stride-2 convolutions (kernel 4, padding 1) halving the size
     down to 4x4, channels doubling from ``width``, leaky ReLU (0.2); normalisation
     after each but the first: ``norm='batch'`` (DCGAN), ``'layer'`` (one group per
-    sample, for the gradient penalty, which batch norm breaks) or None. A final 4x4
-    convolution gives one score per image.
+    sample, for the gradient penalty, which batch norm breaks), ``'spectral'`` (no
+    normalisation layers; every convolution runs with W / σ(W), SN-GAN) or None. A
+    final 4x4 convolution gives one score per image.
 
     Conditional (``n_classes``): 'concat' appends the label embedding as constant
     extra input channels; 'projection' adds <embed(y), Σ_hw φ(x)> to the score,
-    φ(x) the last 4x4 feature map."""
+    φ(x) the last 4x4 feature map. ``aux_classifier=True`` adds a linear class head on
+    the mean of φ(x) (AC-GAN, Odena et al. 2017): ``D(x, y, return_logits=True)`` gives
+    (score, class logits), which ``GAN(aux_weight=...)`` trains."""
 
     def __init__(self, channels=3, image_size=32, width=32, norm='batch', n_classes=None,
-                 conditioning='projection', embed_dim=8):
+                 conditioning='projection', embed_dim=8, aux_classifier=False):
         super().__init__()
         k = _check_image_size(image_size, 'DCGANDiscriminator')
         _check_conditioning(conditioning, 'DCGANDiscriminator')
-        if norm not in ('batch', 'layer', None):
-            raise ValueError(f"DCGANDiscriminator: norm must be 'batch', 'layer' or None, "
-                             f"got {norm!r}")
+        if norm not in ('batch', 'layer', 'spectral', None):
+            raise ValueError(f"DCGANDiscriminator: norm must be 'batch', 'layer', 'spectral' "
+                             f"or None, got {norm!r}")
+        if aux_classifier and n_classes is None:
+            raise ValueError("DCGANDiscriminator: aux_classifier=True needs n_classes")
         self.channels, self.image_size, self.n_classes = channels, image_size, n_classes
         self.conditioning = conditioning
         c_in = channels + (embed_dim if n_classes is not None and conditioning == 'concat' else 0)
         c = width
         layers = [nn.Conv2d(c_in, c, 4, 2, 1), nn.LeakyReLU(0.2)]
         for _ in range(k - 1):
-            layers.append(nn.Conv2d(c, 2 * c, 4, 2, 1, bias=norm is None))
+            layers.append(nn.Conv2d(c, 2 * c, 4, 2, 1, bias=norm in (None, 'spectral')))
             c *= 2
             if norm == 'batch':
                 layers.append(nn.BatchNorm2d(c))
@@ -425,11 +444,16 @@ class DCGANDiscriminator(nn.Module):
         self.body = nn.Sequential(*layers)
         self.head = nn.Conv2d(c, 1, 4, 1, 0)
         _dcgan_init_(self)
+        if norm == 'spectral':
+            self.body = nn.Sequential(*[nn.SpectralNorm(m) if isinstance(m, nn.Conv2d) else m
+                                        for m in layers])
+            self.head = nn.SpectralNorm(self.head)
         if n_classes is not None:
             self.embed = nn.Embedding(n_classes, embed_dim if conditioning == 'concat' else c)
             nn.init.normal_(self.embed.weight, 0.0, 0.02 if conditioning == 'projection' else 1.0)
+        self.classifier = nn.Linear(c, n_classes) if aux_classifier else None
 
-    def forward(self, x, labels=None):
+    def forward(self, x, labels=None, return_logits=False):
         _check_labels(labels, self.n_classes, x.shape[0], 'DCGANDiscriminator')
         n, _, h, w = x.shape
         if self.n_classes is not None and self.conditioning == 'concat':
@@ -439,6 +463,11 @@ class DCGANDiscriminator(nn.Module):
         score = self.head(feat).reshape(-1)
         if self.n_classes is not None and self.conditioning == 'projection':
             score = score + (self.embed(labels) * feat.sum((2, 3))).sum(1)
+        if return_logits:
+            if self.classifier is None:
+                raise ValueError("DCGANDiscriminator: return_logits=True needs "
+                                 "aux_classifier=True")
+            return score, self.classifier(feat.mean((2, 3)))
         return score
 
 
@@ -452,11 +481,25 @@ class GAN:
     ``d_optimizer`` are given. One ``train_step`` makes ``n_critic`` critic updates,
     each on a fresh real batch, then one generator update on a batch of the same size
     (and, when conditional, the last real batch's labels).
+
+    ``aux_weight`` > 0 (AC-GAN, Odena et al. 2017; needs a conditional D with
+    ``aux_classifier=True``): D also learns to classify real and generated images by
+    their label, and G is also trained to make its images classified as the label they
+    were generated for; both cross-entropies enter the losses with this weight.
+    ``aux_on_fakes=False`` trains D's class head on real images only, so that it stays a
+    classifier of the data that G's images must satisfy (the paper trains it on both).
     """
 
     def __init__(self, generator, discriminator, loss='nonsaturating', preset=None,
-                 g_optimizer=None, d_optimizer=None, n_critic=None, **overrides):
+                 g_optimizer=None, d_optimizer=None, n_critic=None, aux_weight=0.0,
+                 aux_on_fakes=True, **overrides):
         self.G, self.D = generator, discriminator
+        if not aux_weight >= 0:
+            raise ValueError(f"GAN: aux_weight must be >= 0, got {aux_weight!r}")
+        if aux_weight and getattr(discriminator, 'classifier', None) is None:
+            raise ValueError(f"GAN: aux_weight={aux_weight} needs a discriminator with a class "
+                             f"head (DCGANDiscriminator(n_classes=..., aux_classifier=True))")
+        self.aux_weight, self.aux_on_fakes = float(aux_weight), bool(aux_on_fakes)
         self.loss = make_loss(loss)
         if (g_optimizer is None) != (d_optimizer is None):
             raise ValueError("GAN: give both g_optimizer and d_optimizer, or neither")
@@ -479,10 +522,20 @@ class GAN:
         """One update of D on a real batch and as many fresh fakes. Returns floats."""
         with no_grad():
             fake = self.G(self._noise(real.shape[0], real), labels)
-        d_real, d_fake = _call(self.D, real, labels), _call(self.D, fake, labels)
+        if self.aux_weight:
+            (d_real, c_real), (d_fake, c_fake) = (self.D(x, labels, return_logits=True)
+                                                  for x in (real, fake))
+        else:
+            d_real, d_fake = _call(self.D, real, labels), _call(self.D, fake, labels)
         loss = self.loss.d_loss(d_real, d_fake)
         stats = {'d_loss': loss.item(), 'd_real': d_real.mean().item(),
                  'd_fake': d_fake.mean().item()}
+        if self.aux_weight:
+            aux = F.cross_entropy(c_real, labels)
+            if self.aux_on_fakes:
+                aux = aux + F.cross_entropy(c_fake, labels)
+            stats['d_aux'] = aux.item()
+            loss = loss + self.aux_weight * aux
         penalty = self.loss.penalty(self.D, real, fake, labels)
         if penalty is not None:
             stats['penalty'] = penalty.item()
@@ -498,7 +551,13 @@ class GAN:
         p = next(iter(self.G.parameters())) if ref is None else ref
         self.D.requires_grad_(False)
         try:
-            loss = self.loss.g_loss(_call(self.D, self.G(self._noise(n, p), labels), labels))
+            fake = self.G(self._noise(n, p), labels)
+            if self.aux_weight:
+                score, logits = self.D(fake, labels, return_logits=True)
+                aux = F.cross_entropy(logits, labels)
+                loss = self.loss.g_loss(score) + self.aux_weight * aux
+            else:
+                loss = self.loss.g_loss(_call(self.D, fake, labels))
             self.g_optimizer.zero_grad()
             loss.backward()
         finally:

@@ -17,6 +17,7 @@ from .norm import BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm
 from .activation import (ReLU, LeakyReLU, ELU, GELU, SiLU, Sigmoid, Tanh, Softplus, Softmax,
                          LogSoftmax)
 from .dropout import Dropout
+from .spectral import SpectralNorm, spectral_norm
 from .embedding import Embedding
 from .attention import MultiheadAttention, KVCache
 from .positional import (SinusoidalPositionalEncoding, LearnedPositionalEmbedding,

@@ -34,6 +34,9 @@ def _mean(v):
      0.5 * _mean([(f - 1) ** 2 for f in FAKE])),
     ('wgan', _mean(FAKE) - _mean(REAL), -_mean(FAKE)),
     ('wgan-gp', _mean(FAKE) - _mean(REAL), -_mean(FAKE)),
+    ('hinge',                                                   # margins at +1 and -1
+     _mean([max(0.0, 1 - r) for r in REAL]) + _mean([max(0.0, 1 + f) for f in FAKE]),
+     -_mean(FAKE)),
 ])
 def test_loss_values_on_hand_made_scores(name, d_expected, g_expected, device):
     loss = gan.make_loss(name)
@@ -72,8 +75,8 @@ def test_nonsaturating_gradient_is_strong_where_minimax_saturates():
 
 
 def test_make_loss_errors():
-    with pytest.raises(ValueError, match="unknown loss 'hinge'"):
-        gan.make_loss('hinge')
+    with pytest.raises(ValueError, match="unknown loss 'hinge2'"):
+        gan.make_loss('hinge2')
     with pytest.raises(ValueError, match='clip must be positive'):
         gan.WGANLoss(clip=0.0)
     assert isinstance(gan.make_loss('wgan-gp', lam=0.1), gan.WGANGPLoss)
@@ -259,6 +262,21 @@ def test_dcgan_shapes(size, device):
     assert any(isinstance(m, sg.nn.LeakyReLU) for m in D.body)
 
 
+def test_dcgan_discriminator_spectral_norm(device):
+    D = gan.DCGANDiscriminator(channels=3, image_size=16, width=4, norm='spectral',
+                               n_classes=3).to(device)
+    convs = [m for m in D.modules() if isinstance(m, sg.nn.Conv2d)]
+    assert len(convs) == 3 and not any(isinstance(m, sg.nn.BatchNorm2d) for m in D.modules())
+    assert sum(isinstance(m, sg.nn.SpectralNorm) for m in D.modules()) == 3
+    for _ in range(30):             # power iteration runs in each training-mode call
+        scores = D(sg.randn(4, 3, 16, 16, device=device), sg.tensor([0, 1, 2, 0], device=device))
+    assert scores.shape == (4,)
+    for sn in (m for m in D.modules() if isinstance(m, sg.nn.SpectralNorm)):
+        w = sn.weight.numpy()
+        top = np.linalg.svd(w.reshape(w.shape[0], -1), compute_uv=False)[0]
+        assert sn.sigma().item() == pytest.approx(top, rel=1e-3)
+
+
 @pytest.mark.parametrize('conditioning', ['concat', 'projection'])
 def test_conditional_sampling_returns_requested_labels_shapes(conditioning, device):
     G = gan.MLPGenerator(latent_dim=3, out_dim=2, hidden=8, depth=1, n_classes=4).to(device)
@@ -299,6 +317,81 @@ def test_conditional_gan_learns_label_to_cluster():
         x = G.sample(200, labels=k).numpy()
         nearest = ((x[:, None] - centres[None]) ** 2).sum(-1).argmin(1)
         assert (nearest == k).mean() > 0.9
+
+
+def _band_images(rng, n):
+    """16x16 one-channel images; class k has a bright band in rows 5k..5k+4."""
+    y = rng.integers(0, 3, n)
+    x = -np.ones((n, 1, 16, 16), np.float32)
+    for k in range(3):
+        x[y == k, :, 5 * k:5 * k + 5] = 1.0
+    x += 0.1 * rng.standard_normal(x.shape).astype(np.float32)
+    return sg.tensor(x), sg.tensor(y)
+
+
+def _class_accuracy(D, x, y):
+    """Accuracy and cross-entropy of D's class head (eval mode)."""
+    D.eval()
+    with sg.no_grad():
+        _, logits = D(x, y, return_logits=True)
+    D.train()
+    return (float((logits.numpy().argmax(1) == y.numpy()).mean()),
+            sg.functional.cross_entropy(logits, y).item())
+
+
+def test_ac_gan_class_head_learns_and_teaches_the_generator():
+    """AC-GAN: critic steps train D's class head on real images; generator steps then
+    make G's images classified as the label they were generated for."""
+    sg.manual_seed(0)
+    rng = np.random.default_rng(0)
+    G = gan.DCGANGenerator(latent_dim=4, channels=1, image_size=16, width=8, n_classes=3)
+    D = gan.DCGANDiscriminator(channels=1, image_size=16, width=8, n_classes=3,
+                               aux_classifier=True)
+    model = gan.GAN(G, D, 'nonsaturating', aux_weight=1.0, lr=2e-3)
+    x_test, y_test = _band_images(rng, 300)
+    labels = sg.tensor(np.arange(300) % 3)
+    before_real, _ = _class_accuracy(D, x_test, y_test)
+    for _ in range(40):
+        model.critic_step(*_band_images(rng, 64))
+    after_real, _ = _class_accuracy(D, x_test, y_test)
+    assert before_real < 0.6 and after_real > 0.95
+    _, ce_before = _class_accuracy(D, G.sample(300, labels), labels)
+    for _ in range(40):            # G alone, against the frozen class head
+        model.generator_step(64, sg.tensor(rng.integers(0, 3, 64)))
+    acc_fake, ce_after = _class_accuracy(D, G.sample(300, labels), labels)
+    assert acc_fake > 0.95 and ce_after < 0.25 * ce_before
+
+
+@pytest.mark.parametrize('on_fakes', [True, False])
+def test_ac_gan_discriminator_aux_loss_terms(on_fakes):
+    """d_aux is CE on the real batch, plus CE on the fakes unless aux_on_fakes=False."""
+    sg.manual_seed(1)
+    rng = np.random.default_rng(1)
+    G = gan.DCGANGenerator(latent_dim=4, channels=1, image_size=16, width=4, n_classes=3)
+    D = gan.DCGANDiscriminator(channels=1, image_size=16, width=4, n_classes=3,
+                               aux_classifier=True)
+    model = gan.GAN(G, D, aux_weight=2.0, aux_on_fakes=on_fakes)
+    x, y = _band_images(rng, 16)
+    with sg.no_grad():
+        ce_real = sg.functional.cross_entropy(D(x, y, return_logits=True)[1], y).item()
+    d_aux = model.critic_step(x, y)['d_aux']
+    if on_fakes:
+        assert d_aux > ce_real + 0.5          # CE of 3 classes on fakes is near log 3
+    else:
+        assert d_aux == pytest.approx(ce_real, rel=1e-5)
+
+
+def test_ac_gan_errors():
+    with pytest.raises(ValueError, match='aux_classifier=True needs n_classes'):
+        gan.DCGANDiscriminator(image_size=16, aux_classifier=True)
+    D = gan.DCGANDiscriminator(channels=1, image_size=16, width=4, n_classes=3)
+    G = gan.DCGANGenerator(latent_dim=4, channels=1, image_size=16, width=4, n_classes=3)
+    with pytest.raises(ValueError, match='return_logits=True needs aux_classifier=True'):
+        D(sg.randn(2, 1, 16, 16), sg.tensor([0, 1]), return_logits=True)
+    with pytest.raises(ValueError, match='needs a discriminator with a class head'):
+        gan.GAN(G, D, aux_weight=1.0)
+    with pytest.raises(ValueError, match='aux_weight must be >= 0'):
+        gan.GAN(G, D, aux_weight=-1.0)
 
 
 def test_label_errors():
