@@ -1,7 +1,7 @@
 """DCGAN on procedural images (shapes, avatars), optionally conditional on the class.
 
     OMP_NUM_THREADS=1 python demos/dcgan_images.py                    # shapes 16x16, 3000 steps (~4 CPU min)
-    OMP_NUM_THREADS=1 python demos/dcgan_images.py --conditional      # class as an input, 6000 steps (~9 CPU min)
+    OMP_NUM_THREADS=1 python demos/dcgan_images.py --conditional      # projection + AC head + averaged G, 6000 steps (~9 CPU min)
     OMP_NUM_THREADS=1 python demos/dcgan_images.py --dataset avatars  # 32x32 avatars, 4000 steps (~21 CPU min)
     python demos/dcgan_images.py --quick                              # seconds
 
