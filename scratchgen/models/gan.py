@@ -518,15 +518,17 @@ class GAN:
     def _noise(self, n, ref):
         return randn(n, self.G.latent_dim, dtype=ref.dtype, device=ref.device)
 
+    def _scores(self, x, labels):
+        """D's scores and, when training an AC head, its class logits (else None)."""
+        if self.aux_weight:
+            return self.D(x, labels, return_logits=True)
+        return _call(self.D, x, labels), None
+
     def critic_step(self, real, labels=None):
         """One update of D on a real batch and as many fresh fakes. Returns floats."""
         with no_grad():
             fake = self.G(self._noise(real.shape[0], real), labels)
-        if self.aux_weight:
-            (d_real, c_real), (d_fake, c_fake) = (self.D(x, labels, return_logits=True)
-                                                  for x in (real, fake))
-        else:
-            d_real, d_fake = _call(self.D, real, labels), _call(self.D, fake, labels)
+        (d_real, c_real), (d_fake, c_fake) = self._scores(real, labels), self._scores(fake, labels)
         loss = self.loss.d_loss(d_real, d_fake)
         stats = {'d_loss': loss.item(), 'd_real': d_real.mean().item(),
                  'd_fake': d_fake.mean().item()}
@@ -551,13 +553,10 @@ class GAN:
         p = next(iter(self.G.parameters())) if ref is None else ref
         self.D.requires_grad_(False)
         try:
-            fake = self.G(self._noise(n, p), labels)
+            score, logits = self._scores(self.G(self._noise(n, p), labels), labels)
+            loss = self.loss.g_loss(score)
             if self.aux_weight:
-                score, logits = self.D(fake, labels, return_logits=True)
-                aux = F.cross_entropy(logits, labels)
-                loss = self.loss.g_loss(score) + self.aux_weight * aux
-            else:
-                loss = self.loss.g_loss(_call(self.D, fake, labels))
+                loss = loss + self.aux_weight * F.cross_entropy(logits, labels)
             self.g_optimizer.zero_grad()
             loss.backward()
         finally:
