@@ -39,6 +39,7 @@ import functools
 import numpy as np
 
 from .dataset import as_generator
+from ..checks import nonnegative_int
 
 FEATURE_NAMES = ('accessories', 'clothing_colour', 'clothing_type', 'hair_colour',
                  'hair_type')
@@ -120,8 +121,7 @@ def avatar_entropy():
 def avatars(n, seed=None):
     """``n`` avatars sampled from ``avatar_joint()``: int64 array ``(n, 5)`` of value
     indices, columns in ``FEATURE_NAMES`` order."""
-    if not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"avatars: n must be a non-negative int, got {n!r}")
+    n = nonnegative_int(n, 'n', 'avatars')
     rng = as_generator(seed, 'avatars')
     flat = rng.choice(_joint().size, size=int(n), p=_joint().ravel())
     return np.stack(np.unravel_index(flat, SHAPE), axis=1).astype(np.int64)

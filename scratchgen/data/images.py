@@ -28,6 +28,7 @@ from collections import namedtuple
 import numpy as np
 
 from .dataset import as_generator
+from ..checks import nonnegative_int
 
 # ----------------------------------------------------------------------------- jars
 JAR_SIZE = 32
@@ -81,8 +82,7 @@ def jars(n, seed=None):
     float32 (n, 2) = (height, width) in pixels, uniform on ``JAR_HEIGHT_RANGE`` x
     ``JAR_WIDTH_RANGE``. ``render_jars(h, w)`` redraws any jar exactly.
     """
-    if not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"jars: n must be a non-negative int, got {n!r}")
+    n = nonnegative_int(n, 'n', 'jars')
     rng = as_generator(seed, 'jars')
     h = rng.uniform(*JAR_HEIGHT_RANGE, int(n))
     w = rng.uniform(*JAR_WIDTH_RANGE, int(n))
@@ -150,8 +150,7 @@ def shapes(n, size=16, seed=None, color=True):
     ``SHAPE_COLOURS``; -1 in grey mode), 'intensity' (1 in colour mode); descriptions
     a list of strings like "small red circle".
     """
-    if not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"shapes: n must be a non-negative int, got {n!r}")
+    n = nonnegative_int(n, 'n', 'shapes')
     if not isinstance(size, (int, np.integer)) or size < 8:
         raise ValueError(f"shapes: size must be an int >= 8 (16 or 28 are usual), got {size!r}")
     n = int(n)

@@ -15,6 +15,7 @@ import numpy as np
 from .. import backend
 from ..autograd import Tensor, tensor
 from .dataset import as_generator
+from ..checks import positive_int
 
 
 def collate(items):
@@ -90,11 +91,8 @@ class DataLoader:
         if not (hasattr(dataset, '__len__') and hasattr(dataset, '__getitem__')):
             raise TypeError(f"DataLoader: dataset must define __len__ and __getitem__, got "
                             f"{type(dataset).__name__}")
-        if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) \
-                or batch_size < 1:
-            raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
         self.dataset = dataset
-        self.batch_size = int(batch_size)
+        self.batch_size = positive_int(batch_size, 'batch_size', 'DataLoader')
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         self.device = None if device is None else backend.canonical_device(device)

@@ -37,6 +37,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from .dataset import as_generator
+from ..checks import nonnegative_int
 
 NAMES = ('moons', 'circles', 'ring8', 'ring8_wide', 'grid25', 'grid25_wide', 'swissroll',
          'checkerboard', 'pinwheel')
@@ -182,8 +183,7 @@ def toy2d(name, n, seed=None, return_factors=False):
     ``return_factors=True`` returns ``(x, factors)``, factors a dict of latent arrays.
     """
     _check_name(name, 'toy2d')
-    if not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"toy2d: n must be a non-negative int, got {n!r}")
+    n = nonnegative_int(n, 'n', 'toy2d')
     rng = as_generator(seed, 'toy2d')
     if name in _MIXTURES:
         x, factors = _sample_mixture(name, int(n), rng)

@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from ._common import to_numpy
+from ..checks import positive_int
 
 __all__ = ['log_likelihood', 'kl_divergence', 'total_variation',
            'nats_to_bits_per_dim', 'bits_per_dim_to_nats']
@@ -99,9 +100,7 @@ def _as_number(v, fn, name):
 
 
 def _check_dims(dims, fn):
-    if not isinstance(dims, (int, np.integer)) or dims < 1:
-        raise ValueError(f"{fn}: dims must be a positive int (number of dimensions per "
-                         f"example, e.g. 784 for 28x28), got {dims!r}")
+    positive_int(dims, 'dims', fn)     # dimensions per example, e.g. 784 for 28x28
 
 
 def nats_to_bits_per_dim(nats, dims):

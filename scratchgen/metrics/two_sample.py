@@ -11,6 +11,7 @@ matrix or scan all pairs); a few thousand samples per side is the intended scale
 import numpy as np
 
 from ._common import as_samples, check_same_dim, nearest_neighbours, sq_dists
+from ..checks import positive_int
 
 __all__ = ['median_bandwidth', 'mmd2_unbiased', 'mmd_permutation_test', 'one_nn_accuracy']
 
@@ -97,8 +98,7 @@ def mmd_permutation_test(x, y, n_permutations=200, seed=0, bandwidth=None):
     Returns ``(mmd2, p_value)``.
     """
     fn = 'mmd_permutation_test'
-    if not isinstance(n_permutations, (int, np.integer)) or n_permutations < 1:
-        raise ValueError(f"{fn}: n_permutations must be a positive int, got {n_permutations!r}")
+    positive_int(n_permutations, 'n_permutations', fn)
     x, y = _pair(x, y, fn)
     z = np.concatenate([x, y])
     h = median_bandwidth(z) if bandwidth is None else _check_bandwidth(bandwidth, fn)

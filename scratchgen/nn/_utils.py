@@ -1,4 +1,6 @@
-"""Small helpers shared by the layer files: parameter creation and argument checks."""
+"""Small helpers shared by the layer files: parameter creation and PyTorch's default init.
+
+Argument checks live in ``scratchgen.checks`` (one place for the whole library)."""
 import math
 
 import numpy as np
@@ -24,21 +26,3 @@ def reset_like_pytorch_(weight, bias, fan_in):
     if bias is not None:
         bound = 1.0 / math.sqrt(fan_in)
         init.uniform_(bias, -bound, bound)
-
-
-def as_pair(value, name, who):
-    """An int or a pair of ints -> a pair of ints (kernel_size, stride, ...)."""
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return (int(value), int(value))
-    if isinstance(value, (tuple, list)) and len(value) == 2 and \
-            all(isinstance(v, (int, np.integer)) for v in value):
-        return (int(value[0]), int(value[1]))
-    raise ValueError(f"{who}: {name} must be an int or a pair of ints, got {value!r}")
-
-
-def check_positive_int(value, name, who, allow_zero=False):
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or \
-            value < (0 if allow_zero else 1):
-        kind = 'non-negative' if allow_zero else 'positive'
-        raise ValueError(f"{who}: {name} must be a {kind} int, got {value!r}")
-    return int(value)

@@ -20,7 +20,8 @@ keys/values to it and attends over everything cached. See docs/nn.md.
 """
 from . import functional as F
 from . import init
-from ._utils import new_parameter, check_positive_int
+from ._utils import new_parameter
+from ..checks import positive_int
 from .linear import Linear
 from .module import Module
 from .. import functional as ops
@@ -76,8 +77,8 @@ class MultiheadAttention(Module):
     def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, kdim=None, vdim=None,
                  batch_first=True, device=None, dtype=None):
         super().__init__()
-        self.embed_dim = check_positive_int(embed_dim, 'embed_dim', 'MultiheadAttention')
-        self.num_heads = check_positive_int(num_heads, 'num_heads', 'MultiheadAttention')
+        self.embed_dim = positive_int(embed_dim, 'embed_dim', 'MultiheadAttention')
+        self.num_heads = positive_int(num_heads, 'num_heads', 'MultiheadAttention')
         if embed_dim % num_heads:
             raise ValueError(f"MultiheadAttention: embed_dim ({embed_dim}) must be divisible "
                              f"by num_heads ({num_heads})")

@@ -8,7 +8,8 @@ A transposed convolution inverts it: out = (n - 1) s - 2p + d (k - 1) + output_p
 """
 
 from . import functional as F
-from ._utils import new_parameter, reset_like_pytorch_, as_pair, check_positive_int
+from ._utils import new_parameter, reset_like_pytorch_
+from ..checks import int_pair, positive_int
 from .module import Module
 
 __all__ = ['Conv2d', 'ConvTranspose2d', 'MaxPool2d', 'AvgPool2d', 'Upsample']
@@ -28,19 +29,19 @@ class _ConvNd(Module):
     def __init__(self, who, in_channels, out_channels, kernel_size, stride, padding, dilation,
                  groups, bias, weight_shape, device, dtype):
         super().__init__()
-        self.in_channels = check_positive_int(in_channels, 'in_channels', who)
-        self.out_channels = check_positive_int(out_channels, 'out_channels', who)
-        self.groups = check_positive_int(groups, 'groups', who)
+        self.in_channels = positive_int(in_channels, 'in_channels', who)
+        self.out_channels = positive_int(out_channels, 'out_channels', who)
+        self.groups = positive_int(groups, 'groups', who)
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"{who}: in_channels ({in_channels}) and out_channels "
                              f"({out_channels}) must both be divisible by groups ({groups})")
-        self.kernel_size = as_pair(kernel_size, 'kernel_size', who)
-        self.stride = as_pair(stride, 'stride', who)
-        self.dilation = as_pair(dilation, 'dilation', who)
+        self.kernel_size = int_pair(kernel_size, 'kernel_size', who, minimum=1)
+        self.stride = int_pair(stride, 'stride', who, minimum=1)
+        self.dilation = int_pair(dilation, 'dilation', who, minimum=1)
         for name in ('kernel_size', 'stride', 'dilation'):
             if min(getattr(self, name)) < 1:
                 raise ValueError(f"{who}: {name} must be positive, got {getattr(self, name)}")
-        self.padding = padding if isinstance(padding, str) else as_pair(padding, 'padding', who)
+        self.padding = padding if isinstance(padding, str) else int_pair(padding, 'padding', who)
         if not isinstance(self.padding, str) and min(self.padding) < 0:
             raise ValueError(f"{who}: padding must be non-negative, got {padding}")
         self.weight = new_parameter(*weight_shape, device=device, dtype=dtype)
@@ -91,10 +92,10 @@ class Conv2d(_ConvNd):
             if padding not in ('same', 'valid'):
                 raise ValueError(f"Conv2d: padding must be an int, a pair, 'same' or 'valid', "
                                  f"got {padding!r}")
-            if padding == 'same' and as_pair(stride, 'stride', 'Conv2d') != (1, 1):
+            if padding == 'same' and int_pair(stride, 'stride', 'Conv2d') != (1, 1):
                 raise ValueError("Conv2d: padding='same' needs stride 1")
         self.padding_mode = padding_mode
-        k = as_pair(kernel_size, 'kernel_size', 'Conv2d')
+        k = int_pair(kernel_size, 'kernel_size', 'Conv2d')
         groups_ok = isinstance(groups, int) and groups > 0
         super().__init__('Conv2d', in_channels, out_channels, kernel_size, stride, padding,
                          dilation, groups, bias,
@@ -142,8 +143,8 @@ class ConvTranspose2d(_ConvNd):
         if isinstance(padding, str):
             raise ValueError(f"ConvTranspose2d: padding must be an int or a pair, got {padding!r}")
         self.padding_mode = padding_mode
-        self.output_padding = as_pair(output_padding, 'output_padding', 'ConvTranspose2d')
-        k = as_pair(kernel_size, 'kernel_size', 'ConvTranspose2d')
+        self.output_padding = int_pair(output_padding, 'output_padding', 'ConvTranspose2d')
+        k = int_pair(kernel_size, 'kernel_size', 'ConvTranspose2d')
         groups_ok = isinstance(groups, int) and groups > 0
         super().__init__('ConvTranspose2d', in_channels, out_channels, kernel_size, stride,
                          padding, dilation, groups, bias,

@@ -1,7 +1,8 @@
 """``Embedding``: a lookup table of learned vectors, one row per token id."""
 from . import functional as F
 from . import init
-from ._utils import new_parameter, check_positive_int
+from ._utils import new_parameter
+from ..checks import positive_int
 from .module import Module
 
 __all__ = ['Embedding']
@@ -14,8 +15,8 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings, embedding_dim, padding_idx=None, device=None, dtype=None):
         super().__init__()
-        self.num_embeddings = check_positive_int(num_embeddings, 'num_embeddings', 'Embedding')
-        self.embedding_dim = check_positive_int(embedding_dim, 'embedding_dim', 'Embedding')
+        self.num_embeddings = positive_int(num_embeddings, 'num_embeddings', 'Embedding')
+        self.embedding_dim = positive_int(embedding_dim, 'embedding_dim', 'Embedding')
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(f"Embedding: padding_idx {padding_idx} is out of range for "

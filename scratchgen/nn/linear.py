@@ -1,7 +1,8 @@
 """Dense layers: ``Linear``, plus the shape-only ``Identity``, ``Flatten`` and ``Unflatten``."""
 
 from . import functional as F
-from ._utils import new_parameter, reset_like_pytorch_, check_positive_int
+from ._utils import new_parameter, reset_like_pytorch_
+from ..checks import positive_int
 from .module import Module
 
 __all__ = ['Identity', 'Linear', 'Flatten', 'Unflatten']
@@ -26,8 +27,8 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
         super().__init__()
-        self.in_features = check_positive_int(in_features, 'in_features', 'Linear')
-        self.out_features = check_positive_int(out_features, 'out_features', 'Linear')
+        self.in_features = positive_int(in_features, 'in_features', 'Linear')
+        self.out_features = positive_int(out_features, 'out_features', 'Linear')
         self.weight = new_parameter(out_features, in_features, device=device, dtype=dtype)
         if bias:
             self.bias = new_parameter(out_features, device=device, dtype=dtype)

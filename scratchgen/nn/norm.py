@@ -12,7 +12,8 @@ they differ in which elements share a mean and variance:
 """
 from . import functional as F
 from . import init
-from ._utils import new_parameter, check_positive_int
+from ._utils import new_parameter
+from ..checks import positive_int
 from .module import Module
 from .. import backend
 from ..autograd import Tensor
@@ -46,7 +47,7 @@ class _BatchNorm(_AffineNorm):
                  track_running_stats=True, device=None, dtype=None, *, bias=True):
         super().__init__()
         who = type(self).__name__
-        self.num_features = check_positive_int(num_features, 'num_features', who)
+        self.num_features = positive_int(num_features, 'num_features', who)
         if momentum is not None and not 0.0 <= momentum <= 1.0:
             raise ValueError(f"{who}: momentum must be in [0, 1] or None, got {momentum}")
         self.eps, self.momentum = eps, momentum
@@ -148,8 +149,8 @@ class GroupNorm(_AffineNorm):
     def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None,
                  *, bias=True):
         super().__init__()
-        self.num_groups = check_positive_int(num_groups, 'num_groups', 'GroupNorm')
-        self.num_channels = check_positive_int(num_channels, 'num_channels', 'GroupNorm')
+        self.num_groups = positive_int(num_groups, 'num_groups', 'GroupNorm')
+        self.num_channels = positive_int(num_channels, 'num_channels', 'GroupNorm')
         if num_channels % num_groups:
             raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by "
                              f"num_groups ({num_groups})")

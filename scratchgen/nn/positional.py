@@ -11,7 +11,8 @@ Diffusion time embedding (the DDPM reference code), h = dim // 2:
 import math
 
 from . import init
-from ._utils import new_parameter, check_positive_int
+from ._utils import new_parameter
+from ..checks import positive_int
 from .module import Module
 from .. import backend
 from .. import functional as ops
@@ -40,8 +41,8 @@ class SinusoidalPositionalEncoding(Module):
 
     def __init__(self, d_model, max_len=5000, device=None, dtype=None):
         super().__init__()
-        self.d_model = check_positive_int(d_model, 'd_model', 'SinusoidalPositionalEncoding')
-        self.max_len = check_positive_int(max_len, 'max_len', 'SinusoidalPositionalEncoding')
+        self.d_model = positive_int(d_model, 'd_model', 'SinusoidalPositionalEncoding')
+        self.max_len = positive_int(max_len, 'max_len', 'SinusoidalPositionalEncoding')
         xp = backend.array_module(device)
         dtype = backend.get_default_dtype() if dtype is None else dtype
         pos = xp.arange(max_len, dtype=backend.float64).reshape(max_len, 1)
@@ -71,8 +72,8 @@ class LearnedPositionalEmbedding(Module):
 
     def __init__(self, max_len, dim, device=None, dtype=None):
         super().__init__()
-        self.max_len = check_positive_int(max_len, 'max_len', 'LearnedPositionalEmbedding')
-        self.dim = check_positive_int(dim, 'dim', 'LearnedPositionalEmbedding')
+        self.max_len = positive_int(max_len, 'max_len', 'LearnedPositionalEmbedding')
+        self.dim = positive_int(dim, 'dim', 'LearnedPositionalEmbedding')
         self.weight = new_parameter(max_len, dim, device=device, dtype=dtype)
         self.reset_parameters()
 
@@ -93,7 +94,7 @@ class SinusoidalTimeEmbedding(Module):
 
     def __init__(self, dim, max_period=10000.0, device=None, dtype=None):
         super().__init__()
-        self.dim = check_positive_int(dim, 'dim', 'SinusoidalTimeEmbedding')
+        self.dim = positive_int(dim, 'dim', 'SinusoidalTimeEmbedding')
         if dim < 2:
             raise ValueError(f"SinusoidalTimeEmbedding: dim must be at least 2, got {dim}")
         self.max_period = float(max_period)

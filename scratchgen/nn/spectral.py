@@ -7,6 +7,7 @@ keeps a discriminator smooth without batch norm or a gradient penalty.
 """
 from ..autograd import Parameter, no_grad, randn
 from .module import Module
+from ..checks import positive_int
 
 __all__ = ['SpectralNorm', 'spectral_norm']
 
@@ -35,9 +36,7 @@ class SpectralNorm(Module):
         if not isinstance(weight, Parameter):
             raise TypeError(f"SpectralNorm: expected a layer with a 'weight' Parameter, got "
                             f"{type(module).__name__}")
-        if not isinstance(n_power_iterations, int) or n_power_iterations < 1:
-            raise ValueError(f"SpectralNorm: n_power_iterations must be an int >= 1, got "
-                             f"{n_power_iterations!r}")
+        positive_int(n_power_iterations, 'n_power_iterations', 'SpectralNorm')
         del module.weight                     # the wrapper owns it; the layer gets W / σ
         self.module = module
         self.weight = weight

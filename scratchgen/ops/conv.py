@@ -34,6 +34,7 @@ import struct
 
 from .. import backend
 from ..autograd import Function
+from ..checks import int_pair, positive_int
 
 
 __all__ = ['conv2d', 'conv_transpose2d', 'max_pool2d', 'avg_pool2d', 'interpolate',
@@ -375,26 +376,9 @@ def _nearest_sources(in_size, out_size, scale, exact):
 
 
 # ----------------------------------------------------------------------------- arguments
-def _pair(v, fn, name, minimum):
-    """An int or a pair of ints, each >= minimum, as a pair."""
-    try:
-        pair = (operator.index(v),) * 2 if not isinstance(v, (tuple, list)) else \
-            tuple(operator.index(a) for a in v)
-    except TypeError:
-        raise TypeError(f"{fn}: {name} must be an int or a pair of ints, got {v!r}") from None
-    if len(pair) != 2 or min(pair) < minimum:
-        raise ValueError(f"{fn}: {name} must be an int or a pair of ints >= {minimum}, got {v!r}")
-    return pair
-
-
 def _check_4d(fn, x, what='input', layout='(N, C, H, W)'):
     if x.ndim != 4:
         raise ValueError(f"{fn}: expected a 4-d {what} {layout}, got shape {x.shape}")
-
-
-def _check_groups(fn, groups):
-    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
-        raise ValueError(f"{fn}: groups must be a positive int, got {groups!r}")
 
 
 def _check_bias(fn, bias, channels, weight):
@@ -436,7 +420,7 @@ def _conv_padding(fn, padding, kernel, stride, dilation):
             return tuple((d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2)
                          for k, d in zip(kernel, dilation))
         raise ValueError(f"{fn}: padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
-    return _pair(padding, fn, 'padding', 0)
+    return int_pair(padding, 'padding', fn, 0)
 
 
 # ----------------------------------------------------------------------------- functional API
@@ -448,7 +432,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     fn = 'conv2d'
     _check_4d(fn, input)
     _check_4d(fn, weight, 'weight', '(out_channels, in_channels/groups, kh, kw)')
-    _check_groups(fn, groups)
+    positive_int(groups, 'groups', fn)
     o, cg = weight.shape[:2]
     if o % groups:
         raise ValueError(f"{fn}: groups={groups} does not divide the {o} output channels "
@@ -458,8 +442,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
                          f"weight {weight.shape} expects {cg * groups}"
                          + (f" ({cg} per group x {groups} groups)" if groups > 1 else ""))
     _check_bias(fn, bias, o, weight)
-    stride = _pair(stride, fn, 'stride', 1)
-    dilation = _pair(dilation, fn, 'dilation', 1)
+    stride = int_pair(stride, 'stride', fn, 1)
+    dilation = int_pair(dilation, 'dilation', fn, 1)
     padding = _conv_padding(fn, padding, weight.shape[2:], stride, dilation)
     pads, _ = _exact_pads(fn, input, weight.shape[2:], stride, padding, dilation)
     f = Conv2d(stride, pads, dilation, groups)
@@ -474,7 +458,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     fn = 'conv_transpose2d'
     _check_4d(fn, input)
     _check_4d(fn, weight, 'weight', '(in_channels, out_channels/groups, kh, kw)')
-    _check_groups(fn, groups)
+    positive_int(groups, 'groups', fn)
     c, og = weight.shape[:2]
     if c % groups:
         raise ValueError(f"{fn}: groups={groups} does not divide the {c} input channels "
@@ -483,10 +467,10 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
         raise ValueError(f"{fn}: input of shape {input.shape} has {input.shape[1]} channels but "
                          f"weight {weight.shape} expects {c}")
     _check_bias(fn, bias, og * groups, weight)
-    stride = _pair(stride, fn, 'stride', 1)
-    dilation = _pair(dilation, fn, 'dilation', 1)
-    padding = _pair(padding, fn, 'padding', 0)
-    output_padding = _pair(output_padding, fn, 'output_padding', 0)
+    stride = int_pair(stride, 'stride', fn, 1)
+    dilation = int_pair(dilation, 'dilation', fn, 1)
+    padding = int_pair(padding, 'padding', fn, 0)
+    output_padding = int_pair(output_padding, 'output_padding', fn, 0)
     for op, s, d in zip(output_padding, stride, dilation):
         if op >= max(s, d):
             raise ValueError(f"{fn}: output_padding {output_padding} must be smaller than "
@@ -504,9 +488,9 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
 
 def _pool_args(fn, input, kernel_size, stride, padding, dilation):
     _check_4d(fn, input)
-    kernel = _pair(kernel_size, fn, 'kernel_size', 1)
-    stride = kernel if stride is None or stride == () else _pair(stride, fn, 'stride', 1)
-    padding = _pair(padding, fn, 'padding', 0)
+    kernel = int_pair(kernel_size, 'kernel_size', fn, 1)
+    stride = kernel if stride is None or stride == () else int_pair(stride, 'stride', fn, 1)
+    padding = int_pair(padding, 'padding', fn, 0)
     for p, k, d in zip(padding, kernel, dilation):
         if 2 * p > _span(k, d):      # else a window could lie entirely in the padding
             raise ValueError(f"{fn}: padding {padding} should be at most half of the "
@@ -529,7 +513,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     """Max over kh x kw windows (torch.nn.functional.max_pool2d). Padding is -inf; the
     gradient goes to the first maximum of each window in row-major order."""
     fn = 'max_pool2d'
-    dilation = _pair(dilation, fn, 'dilation', 1)
+    dilation = int_pair(dilation, 'dilation', fn, 1)
     kernel, stride, padding = _pool_args(fn, input, kernel_size, stride, padding, dilation)
     pads, _ = _exact_pads(fn, input, kernel, stride, padding, dilation, ceil_mode)
     return MaxPool2d(kernel, stride, pads, dilation)(input)
@@ -563,7 +547,7 @@ def interpolate(input, size=None, scale_factor=None, mode='nearest', recompute_s
                          f"(got size={size!r}, scale_factor={scale_factor!r})")
     in_hw = input.shape[2:]
     if size is not None:
-        out_hw, scales = _pair(size, fn, 'size', 1), (None, None)
+        out_hw, scales = int_pair(size, 'size', fn, 1), (None, None)
     else:
         scales = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * 2
         if len(scales) != 2 or not all(isinstance(s, numbers.Real) and s > 0 for s in scales):

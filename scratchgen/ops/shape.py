@@ -18,6 +18,7 @@ accepted where NumPy has the same function).
 import operator
 
 from ..autograd import Function, Tensor
+from ..checks import positive_int
 
 
 __all__ = ['sum_to', 'broadcast_to', 'reshape', 'view', 'permute', 'transpose', 'swapaxes',
@@ -417,8 +418,7 @@ def split(x, split_size_or_sections, dim=0):
 
 def chunk(x, chunks, dim=0):
     """``torch.chunk``: split into pieces of size ceil(n / chunks) (possibly fewer pieces)."""
-    if not isinstance(chunks, int) or chunks <= 0:
-        raise ValueError(f"chunk: chunks must be a positive int, got {chunks!r}")
+    positive_int(chunks, 'chunks', 'chunk')
     if x.ndim == 0:
         raise ValueError("chunk: cannot chunk a 0-d tensor")
     n = x.shape[_dim(dim, x.ndim, 'chunk', x.shape)]

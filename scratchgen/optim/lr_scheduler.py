@@ -19,6 +19,7 @@ import bisect
 import math
 
 from .optimizer import Optimizer
+from ..checks import positive_int
 
 
 class LRScheduler:
@@ -77,16 +78,11 @@ class LRScheduler:
             setattr(self, k, list(v) if isinstance(v, (list, tuple)) else v)
 
 
-def _positive_int(who, what, value):
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{who}: {what} must be a positive int, got {value!r}")
-
-
 class StepLR(LRScheduler):
     """lr = base_lr · γ^⌊t / step_size⌋ (decay by γ every ``step_size`` steps)."""
 
     def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
-        _positive_int('StepLR', 'step_size', step_size)
+        positive_int(step_size, 'step_size', 'StepLR')
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer, last_epoch)
 
@@ -101,7 +97,7 @@ class CosineAnnealingLR(LRScheduler):
     cosine does, like PyTorch)."""
 
     def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
-        _positive_int('CosineAnnealingLR', 'T_max', T_max)
+        positive_int(T_max, 'T_max', 'CosineAnnealingLR')
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer, last_epoch)
 
@@ -119,7 +115,7 @@ class LinearLR(LRScheduler):
         for what, f in (('start_factor', start_factor), ('end_factor', end_factor)):
             if not 0 <= f <= 1:
                 raise ValueError(f"{type(self).__name__}: {what} must be in [0, 1], got {f!r}")
-        _positive_int(type(self).__name__, 'total_iters', total_iters)
+        positive_int(total_iters, 'total_iters', type(self).__name__)
         self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
         super().__init__(optimizer, last_epoch)
 

@@ -7,6 +7,7 @@ codes and draws the result as a grid (one row per latent dimension).
 import numpy as np
 
 from ._figure import DPI, new_figure, save, to_host
+from ..checks import positive_int
 
 __all__ = ['make_grid', 'image_grid', 'latent_traversal']
 
@@ -51,8 +52,7 @@ def make_grid(images, nrow=8, padding=2, value_range=None, pad_value=0.5):
     n, h, w, c = x.shape
     if n == 0:
         raise ValueError(f"{fn}: no images to show")
-    if not isinstance(nrow, (int, np.integer)) or nrow < 1:
-        raise ValueError(f"{fn}: nrow must be a positive int, got {nrow!r}")
+    positive_int(nrow, 'nrow', fn)
     lo, hi = _value_range(x) if value_range is None else map(float, value_range)
     if not hi > lo:
         raise ValueError(f"{fn}: value_range must have low < high, got {value_range}")

@@ -74,5 +74,5 @@ def test_spectral_norm_errors():
     sn = nn.spectral_norm(nn.Linear(2, 2))
     with pytest.raises(TypeError, match='already spectrally normalised'):
         nn.SpectralNorm(sn)
-    with pytest.raises(ValueError, match='n_power_iterations must be an int >= 1'):
+    with pytest.raises(ValueError, match='n_power_iterations must be a positive int'):
         nn.SpectralNorm(nn.Linear(2, 2), n_power_iterations=0)
