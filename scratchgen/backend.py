@@ -204,6 +204,23 @@ def canonical_device(device):
     return name
 
 
+def parse_to_args(who, device_or_dtype=None, device=None, dtype=None):
+    """The arguments of ``.to(...)`` (Tensor and Module) -> (device or None, dtype or None):
+    ``to('emu')``, ``to(float64)``, ``to('cpu', float32)``, ``to(device=..., dtype=...)``."""
+    if device_or_dtype is not None:
+        if isinstance(device_or_dtype, str) and device_or_dtype.split(':')[0].lower() in DEVICES:
+            device = device_or_dtype
+        elif dtype is None:
+            dtype = device_or_dtype
+        else:
+            raise TypeError(f"{who}: got a dtype twice ({device_or_dtype!r} and dtype={dtype!r})")
+    try:
+        dtype = None if dtype is None else np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{who}: expected a device {DEVICES} or a dtype, got {dtype!r}") from None
+    return (None if device is None else canonical_device(device)), dtype
+
+
 def array_module(device):
     device = canonical_device(device)
     if device == 'cpu':
@@ -304,11 +321,6 @@ def asarray(data, dtype=None, device=None):
     return to_device(np.asarray(data, dtype=dtype), device)
 
 
-def copyto_host_scalar(a):
-    """Python number from a size-1 array (explicit sync on CuPy)."""
-    return a.item()
-
-
 # ----------------------------------------------------------------------------- scatter-add
 def scatter_add(target, indices, values):
     """``target[indices] += values`` in place, correct for repeated indices, any device.
@@ -397,8 +409,18 @@ def randint(low, high, shape, dtype=np.int64, device=None):
                  lambda g: g.integers(low, high, shape).astype(dtype))
 
 
-def permutation(n, device=None):
-    return _draw(device, lambda g: g.permutation(n), lambda g: g.permutation(n))
+def sample_categorical(weights):
+    """One draw per row of non-negative ``weights`` (..., K) (need not sum to 1):
+    int64 indices (...), on the weights' device, from the seeded generator.
+
+    Inverse-CDF sampling: with c the running sum over K and u ~ U[0, c_K), the draw is
+    the number of entries c_k <= u. A zero-weight category repeats its left neighbour's
+    c_k, so it is never chosen; the minimum guards against rounding at the top end.
+    """
+    xp = xp_of(weights)
+    cdf = xp.cumsum(weights, axis=-1)
+    u = rand(cdf.shape[:-1] + (1,), dtype=cdf.dtype, device=device_of(weights)) * cdf[..., -1:]
+    return xp.minimum((cdf <= u).sum(axis=-1), weights.shape[-1] - 1).astype(np.int64)
 
 
 def host_rng():

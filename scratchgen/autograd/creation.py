@@ -18,22 +18,36 @@ def _dtype(dtype):
     return backend.get_default_dtype() if dtype is None else np.dtype(dtype)
 
 
+def _check_numeric(dtype, who, what):
+    """Tensors hold numbers: bool, int, unsigned or float (no strings, objects, complex)."""
+    if dtype.kind not in 'biuf':
+        kind = {'U': 'strings', 'S': 'bytes', 'O': 'Python objects', 'c': 'complex numbers'}.get(
+            dtype.kind, f"dtype {dtype}")
+        raise TypeError(f"{who}: cannot build a tensor from {what} holding {kind} (dtype "
+                        f"{dtype}); expected bool, integer or floating-point data")
+
+
 def tensor(data, dtype=None, device=None, requires_grad=False):
     """A new leaf tensor from Python data, a NumPy/backend array or a Tensor (copied).
     Python floats become the default dtype (float32); NumPy arrays keep their dtype."""
     if isinstance(data, Tensor):
         data = data.data
     if backend.is_array(data):
+        _check_numeric(data.dtype, 'tensor', type(data).__name__)
         device = device if device is not None else backend.device_of(data)
         arr = backend.to_device(data, device, dtype)
         if arr is data:
             arr = arr.copy()
     else:
-        host = np.asarray(data, dtype=dtype)
+        try:
+            host = np.asarray(data, dtype=dtype)
+        except (TypeError, ValueError) as e:       # ragged lists, strings cast to float, ...
+            raise TypeError(f"tensor: cannot build a tensor from {type(data).__name__} "
+                            f"({e}); expected numbers, nested lists of equal length, or an "
+                            "array") from None
         if dtype is None and host.dtype == np.float64 and not isinstance(data, (np.ndarray, np.generic)):
             host = host.astype(backend.get_default_dtype())
-        if host.dtype == object:
-            raise TypeError(f"tensor: cannot build a tensor from {type(data).__name__}")
+        _check_numeric(host.dtype, 'tensor', type(data).__name__)
         arr = backend.to_device(host, device)
     return Tensor(arr, requires_grad=requires_grad)
 
@@ -134,11 +148,15 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     return Tensor(xp.eye(n, m, dtype=_dtype(dtype)), requires_grad=requires_grad)
 
 
-def host_array(x, dtype=None):
+def host_array(x, dtype=None, who='host_array'):
     """A host NumPy array from a Tensor, a backend array on any device, or Python data
-    (explicit transfer; for host-side code such as metrics, plots and file I/O)."""
+    (explicit transfer; for host-side code such as metrics, plots and file I/O).
+    ``who`` names the caller (and argument) in the error for data that is not numeric."""
     if isinstance(x, Tensor):
         x = x.data
     if backend.is_array(x) and backend.device_of(x) != 'cpu':
         x = backend.to_host(x)
-    return np.asarray(x, dtype=dtype)
+    try:
+        return np.asarray(x, dtype=dtype)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{who}: expected an array or Tensor, got {type(x).__name__} ({e})") from None

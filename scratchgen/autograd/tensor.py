@@ -121,13 +121,7 @@ class Tensor:
     def to(self, device_or_dtype=None, dtype=None, device=None):
         """``t.to('emu')``, ``t.to(sg.float64)``, ``t.to(device, dtype)``.
         Differentiable: the gradient flows back across devices and dtypes."""
-        for spec in (device_or_dtype,):
-            if spec is None:
-                continue
-            if isinstance(spec, str) and spec.split(':')[0] in backend.DEVICES:
-                device = spec
-            else:
-                dtype = spec
+        device, dtype = backend.parse_to_args('Tensor.to', device_or_dtype, device, dtype)
         from .transfer import To
         return To.apply(self, device, dtype)
 

@@ -11,17 +11,9 @@ from ..autograd.creation import host_array
 _BLOCK_ENTRIES = 4_000_000
 
 
-def to_numpy(x, name='input', dtype=np.float64):
-    """A host NumPy array from a Tensor, a backend array or Python/NumPy data."""
-    try:
-        return host_array(x, dtype)
-    except (TypeError, ValueError) as e:
-        raise TypeError(f"{name}: expected an array or Tensor, got {type(x).__name__} ({e})")
-
-
 def as_samples(x, fn, name='x'):
     """A float64 (N, D) matrix: one row per sample, trailing dims flattened (images)."""
-    a = to_numpy(x, f"{fn}: {name}")
+    a = host_array(x, np.float64, f"{fn}: {name}")
     if a.ndim == 0:
         raise ValueError(f"{fn}: {name} must have a leading sample dimension, got a scalar")
     if a.ndim == 1:

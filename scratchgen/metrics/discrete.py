@@ -14,8 +14,8 @@ import math
 
 import numpy as np
 
-from ._common import to_numpy
 from ..checks import positive_int
+from ..autograd.creation import host_array
 
 __all__ = ['log_likelihood', 'kl_divergence', 'total_variation',
            'nats_to_bits_per_dim', 'bits_per_dim_to_nats']
@@ -24,7 +24,7 @@ _SUM_TOL = 1e-4     # float32 probabilities over thousands of outcomes drift ~1e
 
 
 def _distribution(p, fn, name):
-    p = to_numpy(p, f"{fn}: {name}")
+    p = host_array(p, np.float64, f"{fn}: {name}")
     if p.size == 0:
         raise ValueError(f"{fn}: {name} is empty")
     if not np.all(np.isfinite(p)) or p.min() < 0:
@@ -68,7 +68,7 @@ def log_likelihood(model_probs, samples, reduction='mean'):
     """
     fn = 'log_likelihood'
     p = _distribution(model_probs, fn, 'model_probs')
-    s = to_numpy(samples, f"{fn}: samples", dtype=None)
+    s = host_array(samples, None, f"{fn}: samples")
     if s.dtype.kind not in 'iu':
         raise TypeError(f"{fn}: samples must be integer indices, got dtype {s.dtype}")
     if s.ndim == 1 and p.ndim == 1:
@@ -95,7 +95,7 @@ def log_likelihood(model_probs, samples, reduction='mean'):
 
 
 def _as_number(v, fn, name):
-    a = to_numpy(v, f"{fn}: {name}")
+    a = host_array(v, np.float64, f"{fn}: {name}")
     return float(a) if a.ndim == 0 else a
 
 

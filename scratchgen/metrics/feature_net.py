@@ -18,7 +18,7 @@ import numpy as np
 from .. import backend, nn, optim
 from .. import functional as F
 from ..autograd import no_grad, tensor
-from ._common import to_numpy
+from ..autograd.creation import host_array
 
 __all__ = ['FeatureNet', 'train_feature_net', 'classifier_accuracy']
 
@@ -107,7 +107,7 @@ class FeatureNet:
 
 
 def _images(images, fn):
-    x = to_numpy(images, fn, dtype=np.float32)
+    x = host_array(images, np.float32, fn)
     if x.ndim < 2 or len(x) == 0:
         raise ValueError(f"{fn}: expected a non-empty batch of samples (N, ...), "
                          f"got shape {x.shape}")
@@ -115,7 +115,7 @@ def _images(images, fn):
 
 
 def _labels(labels, n, fn):
-    y = to_numpy(labels, f"{fn}: labels", dtype=None)
+    y = host_array(labels, None, f"{fn}: labels")
     if y.ndim == 0:
         y = np.full(n, y)      # one class for the whole batch
     if y.dtype.kind not in 'iu':
@@ -196,6 +196,6 @@ def classifier_accuracy(net, samples, labels, batch_size=512):
         raise TypeError(f"{fn}: net must have a predict(samples) method, "
                         f"got {type(net).__name__}")
     pred = (net.predict(samples, batch_size) if isinstance(net, FeatureNet)
-            else to_numpy(net.predict(samples), fn, dtype=None))
+            else host_array(net.predict(samples), None, fn))
     y = _labels(labels, len(pred), fn)
     return float((pred == y).mean())

@@ -11,7 +11,8 @@ layer of ``train_feature_net``), as FID maps images through Inception.
 """
 import numpy as np
 
-from ._common import as_samples, check_same_dim, to_numpy
+from ._common import as_samples, check_same_dim
+from ..autograd.creation import host_array
 
 __all__ = ['sqrtm_psd', 'gaussian_fit', 'frechet_distance_gaussians', 'frechet_distance']
 
@@ -36,8 +37,8 @@ def gaussian_fit(x):
 def frechet_distance_gaussians(mu1, cov1, mu2, cov2):
     """Fréchet distance between N(mu1, cov1) and N(mu2, cov2) (closed form above)."""
     fn = 'frechet_distance_gaussians'
-    mu1, mu2 = to_numpy(mu1, fn).reshape(-1), to_numpy(mu2, fn).reshape(-1)
-    cov1, cov2 = to_numpy(cov1, fn), to_numpy(cov2, fn)
+    mu1, mu2 = host_array(mu1, np.float64, fn).reshape(-1), host_array(mu2, np.float64, fn).reshape(-1)
+    cov1, cov2 = host_array(cov1, np.float64, fn), host_array(cov2, np.float64, fn)
     d = len(mu1)
     for name, c in (('cov1', cov1), ('cov2', cov2)):
         if c.shape != (d, d):

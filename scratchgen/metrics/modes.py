@@ -18,7 +18,8 @@ sigma 0.05). Definitions and good/bad values: docs/metrics.md.
 """
 import numpy as np
 
-from ._common import as_samples, check_same_dim, nearest_neighbours, to_numpy
+from ._common import as_samples, check_same_dim, nearest_neighbours
+from ..autograd.creation import host_array
 
 __all__ = ['assign_modes', 'high_quality_fraction', 'modes_captured',
            'reverse_kl_over_modes', 'mode_metrics']
@@ -34,7 +35,7 @@ def assign_modes(samples, means, sigma, n_sigma=3.0):
     x = as_samples(samples, fn, 'samples')
     if len(x) == 0:
         raise ValueError(f"{fn}: samples is empty")
-    mu = to_numpy(means, f"{fn}: means")
+    mu = host_array(means, np.float64, f"{fn}: means")
     if mu.ndim != 2 or len(mu) == 0:
         raise ValueError(f"{fn}: means must have shape (K, D) with K >= 1, got {mu.shape}")
     check_same_dim(x, mu, fn, ('samples', 'means'))
@@ -57,7 +58,7 @@ def mode_metrics(samples, means, sigma, n_sigma=3.0, min_count=1):
     """All three metrics at once: a dict with 'modes_captured' (out of 'n_modes'),
     'high_quality_fraction' and 'reverse_kl'."""
     idx, hq = assign_modes(samples, means, sigma, n_sigma)
-    k = len(to_numpy(means))
+    k = len(host_array(means, np.float64))
     counts = np.bincount(idx[hq], minlength=k)
     return {'modes_captured': int((counts >= min_count).sum()), 'n_modes': k,
             'high_quality_fraction': float(hq.mean()),

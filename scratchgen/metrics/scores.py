@@ -15,8 +15,8 @@ on the same dataset, so the numbers compare models here, not with published valu
   E_x KL(p(y|x) || p*) = E_x KL(p(y|x) || p(y)) + KL(p(y) || p*).
 """
 import numpy as np
+from ..autograd.creation import host_array
 
-from ._common import to_numpy
 
 __all__ = ['inception_score', 'mode_score']
 
@@ -24,7 +24,7 @@ _TOL = 1e-4
 
 
 def _probs(probs, fn):
-    p = to_numpy(probs, f"{fn}: probs")
+    p = host_array(probs, np.float64, f"{fn}: probs")
     if p.ndim != 2 or p.shape[0] == 0 or p.shape[1] < 2:
         raise ValueError(f"{fn}: probs must have shape (N, K) with N >= 1 samples and "
                          f"K >= 2 classes, got {p.shape}")
@@ -56,7 +56,7 @@ def mode_score(probs, p_data):
     class marginal. Equals the Inception score when the generated marginal matches
     ``p_data``, and is lower the more the two differ."""
     p = _probs(probs, 'mode_score')
-    q = to_numpy(p_data, 'mode_score: p_data')
+    q = host_array(p_data, np.float64, 'mode_score: p_data')
     if q.shape != (p.shape[1],):
         raise ValueError(f"mode_score: p_data must have shape ({p.shape[1]},) to match "
                          f"probs {p.shape}, got {q.shape}")

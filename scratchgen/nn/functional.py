@@ -61,13 +61,16 @@ def additive_mask(mask, ref, who, true_means='keep'):
     return mask
 
 
-def causal_mask(L, S, ref):
-    """Additive (L, S) mask letting query i see keys j <= i + (S - L): the queries are the
-    last L of S positions (S == L: the usual lower triangle; a key/value cache: S > L)."""
+def causal_mask(L, S, ref, offset=None):
+    """Additive (L, S) mask letting query i see keys j <= i + offset, in ``ref``'s dtype
+    and device. The default offset S - L treats the queries as the last L of S positions
+    (S == L: the usual lower triangle; a key/value cache: S > L); offset 0 aligns them
+    with the first keys (PyTorch's ``is_causal``, the top-left triangle)."""
     xp = ref.xp
+    offset = S - L if offset is None else offset
     i = xp.arange(L).reshape(L, 1)
     j = xp.arange(S).reshape(1, S)
-    return Tensor(xp.where(j <= i + (S - L), 0.0, -math.inf).astype(ref.dtype))
+    return Tensor(xp.where(j <= i + offset, 0.0, -math.inf).astype(ref.dtype))
 
 
 def attention(query, key, value, mask=None, dropout_p=0.0, scale=None):
@@ -119,9 +122,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, is_causal=Fa
     mask = additive_mask(attn_mask, query, 'scaled_dot_product_attention')
     L, S = query.shape[-2], key.shape[-2]
     if is_causal:
-        xp = query.xp
-        keep = xp.tril(xp.ones((L, S), dtype=bool))
-        mask = Tensor(xp.where(keep, 0.0, -math.inf).astype(query.dtype))
+        mask = causal_mask(L, S, query, offset=0)
     if mask is not None and not _broadcasts(mask.shape, query.shape[:-2] + (L, S)):
         raise ValueError(f"scaled_dot_product_attention: attn_mask of shape {mask.shape} does "
                              f"not broadcast to the scores' shape {query.shape[:-2] + (L, S)}")

@@ -269,16 +269,11 @@ class Module:
                         b.data = convert(b.data)
         return self
 
-    def to(self, device=None, dtype=None):
+    def to(self, device_or_dtype=None, dtype=None, device=None):
         """Move parameters and buffers to ``device`` and/or cast floating ones to ``dtype``:
         ``m.to('emu')``, ``m.to(sg.float64)``, ``m.to('cpu', sg.float32)``."""
-        if device is not None and not (isinstance(device, str)
-                                       and device.split(':')[0] in backend.DEVICES):
-            device, dtype = None, device     # m.to(dtype)
-        if device is not None:
-            device = backend.canonical_device(device)
+        device, dtype = backend.parse_to_args('Module.to', device_or_dtype, device, dtype)
         if dtype is not None:
-            dtype = np.dtype(dtype)
             if dtype.kind != 'f':
                 raise TypeError(f"Module.to: only floating dtypes are allowed, got {dtype}")
 

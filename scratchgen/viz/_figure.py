@@ -1,4 +1,4 @@
-"""Figure plumbing shared by the plots: host conversion, a pyplot-free Agg figure, saving.
+"""Figure plumbing shared by the plots: a pyplot-free Agg figure, and saving it.
 
 Figures are built with matplotlib's object API (``Figure`` + ``FigureCanvasAgg``), never
 with pyplot: they are not registered in pyplot's global list of open figures, so
@@ -8,19 +8,7 @@ only when a figure is made, so ``import scratchgen`` does not need it.
 """
 import os
 
-import numpy as np
-
-from ..autograd.creation import host_array
-
 DPI = 100
-
-
-def to_host(x, fn, name='input', dtype=None):
-    """A NumPy array from a Tensor, a backend array or Python data."""
-    try:
-        return host_array(x, dtype)
-    except (TypeError, ValueError) as e:
-        raise TypeError(f"{fn}: {name} must be an array or Tensor, got {type(x).__name__} ({e})")
 
 
 def new_figure(width, height):

@@ -6,7 +6,8 @@ codes and draws the result as a grid (one row per latent dimension).
 """
 import numpy as np
 
-from ._figure import DPI, new_figure, save, to_host
+from ..autograd.creation import host_array
+from ._figure import DPI, new_figure, save
 from ..checks import positive_int
 
 __all__ = ['make_grid', 'image_grid', 'latent_traversal']
@@ -14,7 +15,7 @@ __all__ = ['make_grid', 'image_grid', 'latent_traversal']
 
 def _to_nhwc(images, fn):
     """(N, H, W), (N, 1|3, H, W) or (N, H, W, 1|3) -> (N, H, W, C)."""
-    x = to_host(images, fn, 'images')
+    x = host_array(images, None, f"{fn}: images")
     if x.ndim == 3:
         return x[..., None]
     if x.ndim == 4 and x.shape[1] in (1, 3):        # channels first, PyTorch's layout
@@ -104,9 +105,9 @@ def latent_traversal(decoder_fn, z, dims=None, values=None, path=None, title=Non
     Returns the figure.
     """
     fn = 'latent_traversal'
-    z = to_host(z, fn, 'z', np.float32).reshape(-1)
+    z = host_array(z, np.float32, f"{fn}: z").reshape(-1)
     dims = list(range(min(len(z), 10))) if dims is None else [int(d) for d in dims]
-    values = np.linspace(-3.0, 3.0, 9) if values is None else to_host(values, fn, 'values')
+    values = np.linspace(-3.0, 3.0, 9) if values is None else host_array(values, None, f"{fn}: values")
     for d in dims:
         if not 0 <= d < len(z):
             raise ValueError(f"{fn}: dimension {d} is out of range for a latent of size {len(z)}")

@@ -1,7 +1,8 @@
 """2-D plots (samples, densities) and training curves."""
 import numpy as np
 
-from ._figure import new_figure, save, to_host
+from ..autograd.creation import host_array
+from ._figure import new_figure, save
 
 __all__ = ['scatter2d', 'density2d', 'density_image', 'training_curves', 'moving_average']
 
@@ -16,7 +17,7 @@ def _point_sets(data, fn):
         data = [(data, None)]            # one set of points (not (points, label) pairs)
     sets = []
     for pts, label in data:
-        a = to_host(pts, fn, 'points', np.float64)
+        a = host_array(pts, np.float64, f"{fn}: points")
         if a.ndim != 2 or a.shape[1] != 2:
             raise ValueError(f"{fn}: points must have shape (N, 2), got {a.shape}"
                              + (f" for {label!r}" if label is not None else ''))
@@ -47,7 +48,7 @@ def scatter2d(data, path=None, title=None, lim=None, means=None, s=4.0, alpha=0.
     for pts, label in sets:
         ax.scatter(pts[:, 0], pts[:, 1], s=s, alpha=alpha, label=label, linewidths=0)
     if means is not None:
-        m = to_host(means, fn, 'means', np.float64)
+        m = host_array(means, np.float64, f"{fn}: means")
         ax.scatter(m[:, 0], m[:, 1], marker='x', c='k', s=30, label='modes')
     lo, hi = _limits(lim, np.concatenate([p for p, _ in sets]))
     ax.set_xlim(lo, hi)
@@ -72,7 +73,7 @@ def density_image(source, lim=None, resolution=200, log=False):
         ticks = np.linspace(lo, hi, resolution, dtype=np.float32)
         gx, gy = np.meshgrid(ticks, ticks)        # row i has y = ticks[i]
         pts = np.stack([gx.ravel(), gy.ravel()], 1)
-        logp = to_host(source(pts), fn, 'log-density', np.float64)
+        logp = host_array(source(pts), np.float64, f"{fn}: log-density")
         if logp.size != len(pts):
             raise ValueError(f"{fn}: the function returned {logp.size} values for "
                              f"{len(pts)} points; expected one log-density per point")
@@ -136,9 +137,9 @@ def training_curves(curves, path=None, title=None, smooth=0, logy=False, xlabel=
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax, (name, series) in zip(axes, curves.items()):
         if isinstance(series, tuple) and len(series) == 2:
-            steps, values = (to_host(a, fn, name, np.float64) for a in series)
+            steps, values = (host_array(a, np.float64, f"{fn}: {name}") for a in series)
         else:
-            values = to_host(series, fn, name, np.float64)
+            values = host_array(series, np.float64, f"{fn}: {name}")
             steps = np.arange(len(values))
         if values.ndim != 1 or steps.shape != values.shape:
             raise ValueError(f"{fn}: curve {name!r} must be 1-D values (with matching "
