@@ -1,18 +1,33 @@
-"""Shared demo plumbing: the command-line flags every demo takes, and progress printing."""
+"""Shared demo plumbing: the flags every demo takes, progress printing, and the results.
+
+Every demo: ``p = parser(...)`` (``--quick --seed --device --out``, and ``--data`` for a
+demo that trains on data), ``Progress`` in each training loop, figures through
+``sg.viz``, and at the end ``write_results(out, metrics, samples)``, which writes
+``OUT/metrics.json`` (every headline number) and ``OUT/samples.npz``.
+"""
 import argparse
+import json
+import math
 import os
 import sys
 import time
 
+import numpy as np
+
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 
 
-def parser(description, out_default):
+def parser(description, out_default, data=None):
+    """The demo's argument parser. ``data``: help text for ``--data PATH`` (a user's own
+    file) when the demo trains on data."""
     p = argparse.ArgumentParser(description=description)
     p.add_argument('--quick', action='store_true', help='tiny smoke run (seconds)')
-    p.add_argument('--out', default=out_default, help='folder for PNG figures (default: %(default)s)')
+    p.add_argument('--out', default=out_default,
+                   help='folder for PNG figures, metrics.json and samples.npz (default: %(default)s)')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--device', default='cpu', help="'cpu', 'emu' or 'cuda'")
+    if data:
+        p.add_argument('--data', metavar='PATH', default=None, help=data)
     return p
 
 
@@ -34,3 +49,37 @@ class Progress:
 def ensure_out(path):
     os.makedirs(path, exist_ok=True)
     return path
+
+
+def _plain(v):
+    """JSON-ready: NumPy scalars and arrays, tuples and dicts to plain Python; NaN/inf
+    to None (JSON has neither)."""
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, np.ndarray):
+        return _plain(v.tolist())
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def write_results(out, metrics, samples=None):
+    """Write ``OUT/metrics.json`` (the headline numbers, any nesting of dicts and lists)
+    and, when given, ``OUT/samples.npz`` (an array, saved as ``samples``, or a dict of
+    arrays, e.g. ``{'samples': x, 'labels': y}``; Tensors are copied to the host)."""
+    ensure_out(out)
+    path = os.path.join(out, 'metrics.json')
+    with open(path, 'w') as f:
+        json.dump(_plain(metrics), f, indent=1)
+    print(f"metrics -> {path}")
+    if samples is not None:
+        import scratchgen as sg
+        arrays = samples if isinstance(samples, dict) else {'samples': samples}
+        arrays = {k: sg.autograd.creation.host_array(v) for k, v in arrays.items()}
+        spath = os.path.join(out, 'samples.npz')
+        np.savez_compressed(spath, **arrays)
+        print(f"samples -> {spath}")

@@ -6,3 +6,4 @@ and returns the figure. Figures never go through pyplot, so nothing needs closin
 """
 from .images import *     # noqa: F401,F403  make_grid, image_grid, latent_traversal
 from .plots import *      # noqa: F401,F403  scatter2d, density2d, training_curves
+from ._figure import new_figure, save   # noqa: F401  for figures drawn by hand (demos)

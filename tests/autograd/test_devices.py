@@ -139,3 +139,32 @@ def test_tensor_basics(device):
     assert x.grad.numpy().sum() == 0
     with pytest.raises(ValueError, match="one-element"):
         x.item()
+
+
+def test_parse_to_args_is_shared_by_tensor_and_module():
+    """Tensor.to and Module.to read their arguments through one parser."""
+    from scratchgen import backend
+    assert backend.parse_to_args('t', 'emu') == ('emu', None)
+    assert backend.parse_to_args('t', np.float64) == (None, np.dtype(np.float64))
+    assert backend.parse_to_args('t', 'cpu', dtype=np.float32) == ('cpu', np.dtype(np.float32))
+    with pytest.raises(TypeError, match="t: got a dtype twice"):
+        backend.parse_to_args('t', np.float64, dtype=np.float32)
+    with pytest.raises(TypeError, match=r"t: expected a device .* or a dtype, got 'gpu0'"):
+        backend.parse_to_args('t', 'gpu0')
+    m = sg.nn.Linear(2, 2).to('emu', np.float64)
+    assert m.weight.device == 'emu' and m.weight.dtype == np.float64
+    assert sg.ones(2).to(device='emu', dtype=np.float64).dtype == np.float64
+
+
+@pytest.mark.parametrize('device', ['cpu', 'emu'])
+def test_sample_categorical_frequencies_and_zero_weights(device):
+    """The one categorical sampler: frequencies follow the weights, zero weights are
+    never drawn, any leading shape, int64 on the weights' device."""
+    from scratchgen import backend
+    sg.manual_seed(0)
+    w = backend.to_device(np.tile(np.array([1.0, 0.0, 3.0, 4.0]), (2, 20000, 1)), device)
+    idx = backend.sample_categorical(w)
+    assert backend.device_of(idx) == device and idx.dtype == np.int64 and idx.shape == (2, 20000)
+    counts = np.bincount(backend.to_host(idx).ravel(), minlength=4) / idx.size
+    assert counts[1] == 0.0
+    np.testing.assert_allclose(counts, [0.125, 0.0, 0.375, 0.5], atol=0.01)

@@ -228,3 +228,19 @@ def test_backward_skips_inputs_that_need_no_gradient(device):
     w = sg.randn(3, 2, device=device, requires_grad=True)
     (x @ w).sum().backward()
     assert x.grad is None and w.grad.shape == (3, 2)
+
+
+@pytest.mark.parametrize('data, kind', [
+    (['a', 'b'], 'strings'), (np.array(['x']), 'strings'), ([object()], 'Python objects'),
+    ([1 + 2j], 'complex numbers'), ([b'x'], 'bytes'),
+])
+def test_tensor_refuses_non_numeric_data(data, kind):
+    """As in PyTorch: sg.tensor(['a', 'b']) is an error, never a string tensor."""
+    with pytest.raises(TypeError, match=rf"tensor: cannot build a tensor from \w+ holding {kind} "
+                                        r"\(dtype .*\); expected bool, integer or floating"):
+        sg.tensor(data)
+
+
+def test_tensor_refuses_ragged_lists_and_says_what_it_expected():
+    with pytest.raises(TypeError, match="expected numbers, nested lists of equal length"):
+        sg.tensor([[1, 2], [3]])
