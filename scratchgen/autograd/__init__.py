@@ -1,4 +1,4 @@
-"""The autograd engine: Tensor, Function, the graph walk, grad modes, gradcheck."""
+"""The autograd engine: Tensor, Function, the graph walk, grad modes, gradcheck, trace."""
 from .tensor import Tensor, Parameter
 from .function import Function
 from .engine import backward, grad
@@ -9,3 +9,4 @@ from .creation import (tensor, as_tensor, zeros, ones, empty, full, zeros_like, 
                        full_like, randn, rand, randint, randn_like, rand_like, arange,
                        linspace, eye)
 from .transfer import To
+from .trace import trace

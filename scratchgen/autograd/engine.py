@@ -9,7 +9,7 @@ import heapq
 
 from .. import backend
 from .function import check_finite
-from .grad_mode import set_grad_enabled, is_anomaly_enabled
+from .grad_mode import _state, set_grad_enabled, is_anomaly_enabled
 from .tensor import Tensor
 
 
@@ -29,6 +29,14 @@ def _as_grad(g, t, who):
 def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
     """Walk the graph. Returns {id(target): grad} for ``targets``; when ``accumulate``,
     also adds into ``.grad`` of leaves (and of tensors with ``retain_grad``)."""
+    _state.in_backward += 1          # lets ``trace`` tell backward ops from forward ones
+    try:
+        return _walk(roots, root_grads, retain_graph, create_graph, targets, accumulate)
+    finally:
+        _state.in_backward -= 1
+
+
+def _walk(roots, root_grads, retain_graph, create_graph, targets, accumulate):
     grads = {}                     # id(tensor) -> (tensor, grad): strong ref pins the id
     heap, seen = [], set()
 

@@ -56,6 +56,8 @@ class Function:
             for o in outputs:
                 o.creator = self
                 o.generation = self.generation + 1
+        if _state.tracer is not None:
+            _state.tracer.record(self, inputs, outputs)
         if _state.anomaly:
             self.stack = ''.join(traceback.format_stack(limit=12)[:-1])
             check_finite(self, outs, 'forward output')

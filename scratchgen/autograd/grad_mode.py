@@ -6,6 +6,8 @@ class _State:
     """Process-wide switches (plain attributes: read on every op, so kept cheap)."""
     enabled = True
     anomaly = False
+    tracer = None          # an active ``trace`` (see trace.py), or None
+    in_backward = 0        # > 0 while the engine walks the graph
 
 
 _state = _State()

@@ -244,3 +244,30 @@ def test_tensor_refuses_non_numeric_data(data, kind):
 def test_tensor_refuses_ragged_lists_and_says_what_it_expected():
     with pytest.raises(TypeError, match="expected numbers, nested lists of equal length"):
         sg.tensor([[1, 2], [3]])
+
+
+def test_trace_prints_each_forward_op_with_shapes():
+    import io
+    buf = io.StringIO()
+    w = sg.randn(3, 2, requires_grad=True)
+    with sg.trace(file=buf) as t:
+        y = (sg.randn(4, 3) @ w).tanh().sum()
+    y.backward()                                   # outside the block: not traced
+    names = [r[0] for r in t.records]
+    assert names == ['MatMul', 'Tanh', 'Sum']
+    assert t.records[0][1] == [(4, 3), (3, 2)] and t.records[0][2] == [(4, 2)]
+    lines = buf.getvalue().splitlines()
+    assert len(lines) == 3 and 'MatMul' in lines[0] and '(4, 3) float32, (3, 2) float32 -> (4, 2) float32' in lines[0]
+
+
+def test_trace_shows_backward_ops_only_when_asked():
+    w = sg.randn(3, requires_grad=True)
+    with sg.trace(quiet=True) as fwd_only:
+        (w * w).sum().backward()
+    assert {r[3] for r in fwd_only.records} == {'fwd'}
+    with sg.trace(quiet=True, backward=True) as both:
+        (w * w).sum().backward()
+    phases = [r[3] for r in both.records]
+    assert phases[:2] == ['fwd', 'fwd'] and 'bwd' in phases[2:]
+    from scratchgen.autograd.grad_mode import _state
+    assert _state.tracer is None and _state.in_backward == 0

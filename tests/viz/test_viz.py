@@ -180,3 +180,31 @@ def test_import_scratchgen_does_not_import_matplotlib():
     code = ("import sys, scratchgen, scratchgen.viz, scratchgen.metrics; "
             "sys.exit(1 if 'matplotlib' in sys.modules else 0)")
     assert subprocess.run([sys.executable, '-c', code]).returncode == 0
+
+
+def test_graph_draws_every_op_and_leaf_of_a_small_model(tmp_path):
+    m = sg.nn.Sequential(sg.nn.Linear(2, 8), sg.nn.Tanh(), sg.nn.Linear(8, 1))
+    loss = ((m(sg.randn(4, 2)) - 1.0) ** 2).mean()
+    path = tmp_path / 'graph.png'
+    fig = sg.viz.graph(loss, path, params=dict(m.named_parameters()))
+    assert path.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    for op in ('MatMul', 'Add', 'Tanh', 'Sub', 'PowConst', 'Sum'):
+        assert op in texts, f"op {op} missing from the drawn graph: {texts}"
+    for name, p in m.named_parameters():
+        assert f"{name}\n{tuple(p.shape)}" in texts
+    assert 'autograd graph of a () tensor' in fig.axes[0].get_title()
+
+
+def test_graph_refuses_tensors_without_a_graph():
+    x = sg.randn(3, requires_grad=True)
+    with pytest.raises(ValueError, match=r"graph: the tensor of shape \(3,\) has no graph"):
+        sg.viz.graph(x)
+    y = (x * 2).sum()
+    y.backward()
+    with pytest.raises(ValueError, match="freed by backward"):
+        sg.viz.graph(y)
+    with pytest.raises(TypeError, match="graph: expected a Tensor, got list"):
+        sg.viz.graph([1, 2])
+    with pytest.raises(ValueError, match="more than max_nodes=2 ops"):
+        sg.viz.graph(((x * 2).exp() + 1).sum(), max_nodes=2)
