@@ -29,7 +29,6 @@ Loops run over kernel offsets only, never over batch or pixels.
 """
 import math
 import numbers
-import operator
 import struct
 
 from .. import backend
