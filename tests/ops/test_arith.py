@@ -79,3 +79,18 @@ def test_matmul_error_names_shapes():
     import scratchgen as sg
     with pytest.raises(ValueError, match=r"matmul: shapes \(3, 4\) and \(5, 2\) do not align"):
         sg.ones(3, 4) @ sg.ones(5, 2)
+
+
+@pytest.mark.parametrize('op', ['Mul', 'Div', 'Pow', 'MatMul', 'Where'])
+def test_backward_skips_inputs_that_need_no_gradient(op):
+    """The rule returns None (computes nothing) for an input without requires_grad."""
+    import scratchgen as sg
+    fns = {'Mul': lambda a, b: a * b, 'Div': lambda a, b: a / b, 'Pow': lambda a, b: a ** b,
+           'MatMul': lambda a, b: a @ b, 'Where': lambda a, b: sg.where(a > 1.0, a, b)}
+    host = np.array([[0.5, 1.5], [2.0, 1.25]])
+    for needs in ((True, False), (False, True), (True, True)):
+        a, b = (sg.tensor(host + i, dtype=sg.float64, requires_grad=r) for i, r in enumerate(needs))
+        y = fns[op](a, b)
+        assert type(y.creator).__name__ == op
+        grads = y.creator.backward(sg.ones_like(y))[-2:]     # Where's first input is the condition
+        assert [g is not None for g in grads] == list(needs), (op, needs)
