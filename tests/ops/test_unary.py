@@ -127,6 +127,23 @@ def test_tensor_methods_match_functions(device):
     np.testing.assert_array_equal(abs(x).numpy(), np.abs(x.numpy()))
 
 
+def test_maximum_minimum_split_the_gradient_on_ties(device):
+    for fn, a_gets in ((F.maximum, [1.0, 0.0, 2.0]), (F.minimum, [1.0, 2.0, 0.0])):
+        a = sg.tensor([1.0, 2.0, 3.0], dtype=sg.float64, device=device, requires_grad=True)
+        b = sg.tensor([1.0, 5.0, 0.0], dtype=sg.float64, device=device, requires_grad=True)
+        fn(a, b).backward(sg.tensor([2.0, 2.0, 2.0], dtype=sg.float64, device=device))
+        np.testing.assert_array_equal(a.grad.numpy(), a_gets)
+        np.testing.assert_array_equal(b.grad.numpy(), 2.0 - np.array(a_gets))
+
+
+def test_masked_out_entries_get_zero_even_from_an_infinite_gradient(device):
+    x = sg.tensor([-1.0, 2.0], dtype=sg.float64, device=device, requires_grad=True)
+    for fn in (F.relu, lambda x: F.clip(x, 0.0, 1.0)):
+        x.grad = None
+        fn(x).backward(sg.tensor([np.inf, 0.5], dtype=sg.float64, device=device))
+        assert x.grad.numpy()[0] == 0.0
+
+
 # ------------------------------------------------------------------ stability
 def test_no_overflow_at_large_magnitude(device):
     """|x| = 1000 in float32: exp(1000) overflows, the stable forms must never compute it."""
