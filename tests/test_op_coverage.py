@@ -73,14 +73,17 @@ def _throwaway_op():
         Function.registry.pop('ThrowawayOp', None)
 
 
+def _case(op, **kw):
+    return OpCase(op.__name__, lambda x: op()(x), [(3,)], reference=lambda x: 2.0 * x, **kw)
+
+
 def _first_order_cases(op):
-    """Cases of ``op`` that check no second derivative: one whose reason was lost, one
-    run as if the op had no derivative."""
-    ref = dict(reference=lambda x: 2.0 * x)
-    lost = OpCase(op.__name__, lambda x: op()(x), [(3,)], second_order=False, why='?', **ref)
+    """Cases of ``op`` that check no second derivative: one whose reason was lost (the
+    constructor insists on one, the meta-test is the second line), one run as if the op
+    had no derivative."""
+    lost = _case(op, second_order=False, why='?')
     lost.why = None
-    forward_only = OpCase(op.__name__, lambda x: op()(x), [(3,)], differentiable=False, **ref)
-    return [lost], [forward_only]
+    return [lost], [_case(op, differentiable=False)]
 
 
 def test_an_op_without_a_case_is_reported():
@@ -97,10 +100,9 @@ def test_an_op_with_only_first_order_cases_and_no_reason_is_reported():
     with _throwaway_op() as op:
         for first_order in _first_order_cases(op):
             assert ops_without_second_order(cases + first_order, Function.registry) == [op.__name__]
-        excused = OpCase(op.__name__, lambda x: op()(x), [(3,)], second_order=False,
-                         why='a reason', reference=lambda x: 2.0 * x)
+        excused = _case(op, second_order=False, why='a reason')
         assert ops_without_second_order(cases + [excused], Function.registry) == []
-        twice = OpCase(op.__name__, lambda x: op()(x), [(3,)], reference=lambda x: 2.0 * x)
+        twice = _case(op)
         assert ops_without_second_order(cases + _first_order_cases(op)[0] + [twice],
                                         Function.registry) == []
     assert 'ThrowawayOp' not in Function.registry
