@@ -1,10 +1,13 @@
 """Shared test machinery: the op-case specification and its runner.
 
 An ``OpCase`` is the specification of one op: the function to check, how to build
-its inputs, and which registered ops it covers. ``check_case`` runs forward on every
-device (comparing with the CPU result), first-order ``gradcheck`` and, unless the op
-is not twice differentiable, ``gradgradcheck`` — in float64 with random upstream
-gradients. ``tests/test_op_coverage.py`` fails when a registered op has no case.
+its inputs, which registered ops it covers, and a NumPy reference for its forward (a
+direct loop where the op is a convolution or a pooling). ``check_case`` runs forward on
+every device, compares it with the CPU result and with the reference (values and
+dtype), then first-order ``gradcheck`` and, unless the case says why not,
+``gradgradcheck`` — in float64 with random upstream gradients. The specification thus
+stands without PyTorch. ``tests/test_op_coverage.py`` fails when a registered op has no
+case, or only first-order cases and no reason.
 """
 import numpy as np
 
@@ -57,12 +60,17 @@ class OpCase:
 
     ops: names of the registered Functions this case exercises (checked at runtime);
     fn: the function of Tensors to check; inputs: Specs (or shapes);
-    second_order: also run gradgradcheck (False needs ``why``); differentiable: False for ops without backward
-    (then forward only, compared with ``reference`` if given).
+    reference: a function of the host (NumPy) inputs giving the expected output(s), in
+    the expected dtype — required;
+    second_order: also run gradgradcheck (False needs ``why``); differentiable: False for
+    ops without backward (then forward only).
     """
 
     def __init__(self, ops, fn, inputs, second_order=True, differentiable=True,
                  reference=None, name=None, atol=1e-5, rtol=1e-4, eps=1e-6, why=None):
+        if reference is None:
+            raise ValueError(f"OpCase {name or ops!r}: reference=... is required (a NumPy "
+                             "function of the host inputs, or a direct loop)")
         if differentiable and not second_order and not why:
             raise ValueError("OpCase: second_order=False needs why='...' (the reason)")
         if rtol > 1e-4 or atol > 1e-5:
@@ -72,6 +80,7 @@ class OpCase:
         self.fn, self.inputs = fn, [as_spec(s) for s in inputs]
         self.second_order, self.differentiable = second_order, differentiable
         self.reference, self.atol, self.rtol, self.eps = reference, atol, rtol, eps
+        self.why = why
         shapes = ','.join(str(s.shape) for s in self.inputs)
         self.name = name or f"{'+'.join(self.ops)}{shapes}"
 
@@ -111,9 +120,12 @@ class record_ops:
         return False
 
 
+def _outputs(out):
+    return list(out) if isinstance(out, (tuple, list)) else [out]
+
+
 def _host(out):
-    outs = out if isinstance(out, (tuple, list)) else [out]
-    return [backend.to_host(o.data) for o in outs]
+    return [backend.to_host(o.data) for o in _outputs(out)]
 
 
 def check_case(case, device):
@@ -122,8 +134,8 @@ def check_case(case, device):
         out = case.fn(*xs)
     missing = [op for op in case.ops if op not in rec.seen]
     assert not missing, f"{case.name}: declared ops {missing} did not run (ran {sorted(rec.seen)})"
-    # every output has a float64/bool/int dtype consistent with the inputs, on the device
-    for o in (out if isinstance(out, (tuple, list)) else [out]):
+    outs = _outputs(out)
+    for o in outs:
         assert o.device == device, f"{case.name}: output on {o.device}, expected {device}"
     if device != 'cpu':
         _, xs_cpu = make_inputs(case, 'cpu')
@@ -131,12 +143,18 @@ def check_case(case, device):
         for a, b in zip(_host(out), ref):
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12,
                                        err_msg=f"{case.name}: {device} differs from cpu")
-    if case.reference is not None:
-        expected = case.reference(*hosts)
-        expected = expected if isinstance(expected, (tuple, list)) else [expected]
-        for a, b in zip(_host(out), expected):
-            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10,
-                                       err_msg=f"{case.name}: forward differs from the NumPy reference")
+    # the forward against the NumPy reference: as many outputs, the same dtype (float64
+    # inputs give float64 outputs; comparisons bool, argmax int64), the same values
+    expected = [np.asarray(e) for e in _outputs(case.reference(*hosts))]
+    assert len(expected) == len(outs), \
+        f"{case.name}: {len(outs)} outputs, the reference gives {len(expected)}"
+    for o, a, e in zip(outs, _host(out), expected):
+        assert o.dtype == e.dtype, f"{case.name}: output dtype {o.dtype}, expected {e.dtype}"
+        assert o.dtype.kind != 'f' or o.dtype == np.float64, \
+            f"{case.name}: float64 inputs gave a {o.dtype} output"
+        assert a.shape == e.shape, f"{case.name}: output shape {a.shape}, expected {e.shape}"
+        np.testing.assert_allclose(a, e, rtol=1e-10, atol=1e-10,
+                                   err_msg=f"{case.name}: forward differs from the NumPy reference")
     if not case.differentiable:
         return
     assert sg.gradcheck(case.fn, xs, eps=case.eps, atol=case.atol, rtol=case.rtol, name=case.name)

@@ -76,10 +76,9 @@ class Pow(Function):
         return a ** b
 
     def backward(self, gy):
-        a, b = self.inputs
-        y = self.output()
-        ga = gy * b * a ** (b - 1)
-        gb = gy * y * log(a) if b.requires_grad else None
+        a, b = self.inputs      # skip a gradient nobody needs (2.0 ** x needs only gb)
+        ga = gy * b * a ** (b - 1) if a.requires_grad else None
+        gb = gy * self.output() * log(a) if b.requires_grad else None
         return ga, gb
 
 

@@ -2,11 +2,13 @@
 
 Backward rules reuse the forward output where that is cheaper and stable
 (``exp``: dy/dx = y); they are written with Tensor ops so they can be differentiated
-again. Where a derivative is piecewise constant (relu, abs, clip, max-selection), the
-0/1 pattern is computed once from the forward input and used as a constant
-``Tensor(mask)``: its own derivative is zero almost everywhere, which is exact away from
-the kinks. At a kink the value follows PyTorch (relu'(0) = 0, abs'(0) = 0, clip passes
-the gradient at the bounds, maximum splits it on ties).
+again. Where a derivative is piecewise (relu, leaky_relu, elu, softplus, clip,
+max-selection), the pieces are told apart once, from the forward input, by a constant
+bool ``_mask(cond)``, and the rule picks with ``where(mask, gy, ...)``: the mask has no
+derivative, which is exact away from the kinks, and a masked-out entry gets 0 even
+where the upstream gradient is infinite. At a kink the value follows PyTorch
+(relu'(0) = 0, abs'(0) = sign(0) = 0, clip passes the gradient at the bounds, maximum
+splits it on ties).
 
 Forward formulas are the numerically stable ones: ``sigmoid`` and ``softplus`` use
 ``exp(-|x|)`` only, so no input overflows.
@@ -16,6 +18,7 @@ import numbers
 
 from .. import backend
 from ..autograd import Function, Tensor
+from . import special
 from ..autograd.tensor import as_tensor_like
 
 
@@ -32,9 +35,10 @@ def _number(v):
     return int(v) if isinstance(v, numbers.Integral) else float(v)
 
 
-def _mask(cond, like):
-    """A 0/1 array of ``like``'s dtype: a constant factor for a backward rule."""
-    return Tensor(cond.astype(like.dtype))
+def _mask(cond):
+    """A bool array computed from forward inputs, as a constant Tensor (no gradient),
+    for a backward rule to pick with ``where``."""
+    return Tensor(cond)
 
 
 def _sigmoid(xp, x):
@@ -106,8 +110,7 @@ class Abs(Function):
         return self.xp_of(x).abs(x)
 
     def backward(self, gy):                      # sign(x); 0 at x = 0 as in PyTorch
-        x = self.inputs[0].data
-        return gy * Tensor(self.xp_of(x).sign(x))
+        return gy * sign(self.inputs[0])
 
 
 class Sign(Function):
@@ -137,10 +140,10 @@ class Cos(Function):
 
 
 class Erf(Function):
-    """The error function (computed in backend.erf, since NumPy has none)."""
+    """The error function (computed in ops/special.py, since NumPy has none)."""
 
     def forward(self, x):
-        return backend.erf(x)
+        return special.erf(x)
 
     def backward(self, gy):                      # d erf(x) = 2/sqrt(pi) exp(-x^2)
         x = self.inputs[0]
@@ -171,8 +174,7 @@ class Relu(Function):
         return self.xp_of(x).maximum(x, 0.0)
 
     def backward(self, gy):                      # 1 where x > 0, else 0 (also at 0)
-        x = self.inputs[0].data
-        return gy * _mask(x > 0, x)
+        return where(_mask(self.inputs[0].data > 0), gy, 0.0)
 
 
 class LeakyRelu(Function):
@@ -183,9 +185,7 @@ class LeakyRelu(Function):
         return self.xp_of(x).where(x > 0, x, x * self.negative_slope)
 
     def backward(self, gy):
-        x = self.inputs[0].data
-        slope = self.xp_of(x).where(x > 0, 1.0, self.negative_slope).astype(x.dtype)
-        return gy * Tensor(slope)
+        return where(_mask(self.inputs[0].data > 0), gy, gy * self.negative_slope)
 
 
 class Elu(Function):
@@ -200,8 +200,7 @@ class Elu(Function):
         return xp.where(x > 0, x, self.alpha * xp.expm1(xp.minimum(x, 0.0)))
 
     def backward(self, gy):                      # x <= 0: alpha exp(x) = y + alpha
-        x = self.inputs[0].data
-        return where(Tensor(x > 0), gy, gy * (self.output() + self.alpha))
+        return where(_mask(self.inputs[0].data > 0), gy, gy * (self.output() + self.alpha))
 
 
 class Gelu(Function):
@@ -217,7 +216,7 @@ class Gelu(Function):
         if self.approximate == 'tanh':
             u = _SQRT_2_OVER_PI * (x + _GELU_TANH_C * (x * x * x))
             return 0.5 * x * (1.0 + self.xp_of(x).tanh(u))
-        return 0.5 * x * (1.0 + backend.erf(x * math.sqrt(0.5)))
+        return 0.5 * x * (1.0 + special.erf(x * math.sqrt(0.5)))
 
     def backward(self, gy):
         x = self.inputs[0]
@@ -257,8 +256,7 @@ class Softplus(Function):
 
     def backward(self, gy):                      # sigmoid(beta x); 1 in the linear part
         x = self.inputs[0]
-        linear = Tensor(x.data * self.beta > self.threshold)
-        return gy * where(linear, 1.0, sigmoid(x * self.beta))
+        return where(_mask(x.data * self.beta > self.threshold), gy, gy * sigmoid(x * self.beta))
 
 
 # ------------------------------------------------------------------ clipping, selection
@@ -287,7 +285,7 @@ class Clip(Function):
             inside = inside & (x >= self.min)
         if self.max is not None:
             inside = inside & (x <= self.max)
-        return gy * _mask(inside, x)
+        return where(_mask(inside), gy, 0.0)
 
 
 class _Select(Function, register=False):
@@ -296,10 +294,10 @@ class _Select(Function, register=False):
 
     def backward(self, gy):
         a, b = self.inputs[0].data, self.inputs[1].data
-        wins = self.wins(a, b)
-        share_a = wins.astype(gy.dtype) + (a == b).astype(gy.dtype) * 0.5
-        share_b = 1.0 - share_a
-        return gy * Tensor(share_a), gy * Tensor(share_b)
+        a_wins, b_wins = _mask(self.wins(a, b)), _mask(self.wins(b, a))
+        half = gy * 0.5                          # a tie: each gets half
+        return (where(a_wins, gy, where(b_wins, 0.0, half)),
+                where(b_wins, gy, where(a_wins, 0.0, half)))
 
 
 class Maximum(_Select):

@@ -1,5 +1,6 @@
-"""Convolution, pooling and resizing: first and second derivatives of every Function,
-forward (and first derivatives) against PyTorch, dtypes, and the error messages."""
+"""Convolution, pooling and resizing: forward against direct NumPy loops, first and
+second derivatives of every Function, forward (and first derivatives) against PyTorch,
+dtypes, and the error messages."""
 import numpy as np
 import pytest
 
@@ -27,62 +28,238 @@ def convT(**opts):
     return lambda x, w, b=None: F.conv_transpose2d(x, w, b, **opts)
 
 
+# ----------------------------------------------------------------------------- NumPy references
+# Direct loops over output (or input) positions, written from PyTorch's definitions, for
+# the small shapes of the cases below. Options as in torch.nn.functional.
+def _two(v):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def np_conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+    """y[n, o, i, j] = b[o] + sum over the group's channels c and taps (p, q) of
+    w[o, c, p, q] * x_padded[n, c, i * sh + p * dh, j * sw + q * dw]."""
+    (sh, sw), (dh, dw), (kh, kw) = _two(stride), _two(dilation), w.shape[2:]
+    if padding == 'same':            # the odd row/col of an even kernel goes last
+        pads = [(d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2) for k, d in ((kh, dh), (kw, dw))]
+    else:
+        pads = [(p, p) for p in _two(padding)]
+    xp = np.pad(x, [(0, 0), (0, 0)] + pads)
+    out_c, cg = w.shape[:2]
+    oh = (xp.shape[2] - dh * (kh - 1) - 1) // sh + 1
+    ow = (xp.shape[3] - dw * (kw - 1) - 1) // sw + 1
+    y = np.zeros((x.shape[0], out_c, oh, ow))
+    for o in range(out_c):
+        g = o // (out_c // groups)
+        for i in range(oh):
+            for j in range(ow):
+                window = xp[:, g * cg:(g + 1) * cg, i * sh:i * sh + dh * (kh - 1) + 1:dh,
+                            j * sw:j * sw + dw * (kw - 1) + 1:dw]
+                y[:, o, i, j] = (window * w[o]).sum((1, 2, 3))
+    return y if b is None else y + b[:, None, None]
+
+
+def np_conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Every input pixel x[n, c, i, j] adds x[n, c, i, j] * w[c] onto the output of its
+    group at rows i * sh + p * dh, cols j * sw + q * dw; then padding is cropped."""
+    (sh, sw), (dh, dw), (kh, kw) = _two(stride), _two(dilation), w.shape[2:]
+    (ph, pw), (oph, opw) = _two(padding), _two(output_padding)
+    c_in, og = w.shape[:2]
+    cg = c_in // groups
+    h, wd = x.shape[2:]
+    full_h = (h - 1) * sh + dh * (kh - 1) + 1 + oph
+    full_w = (wd - 1) * sw + dw * (kw - 1) + 1 + opw
+    y = np.zeros((x.shape[0], og * groups, full_h, full_w))
+    for c in range(c_in):
+        g = c // cg
+        for i in range(h):
+            for j in range(wd):
+                y[:, g * og:(g + 1) * og, i * sh:i * sh + dh * (kh - 1) + 1:dh,
+                  j * sw:j * sw + dw * (kw - 1) + 1:dw] += x[:, c, i, j, None, None, None] * w[c]
+    y = y[:, :, ph:full_h - ph, pw:full_w - pw]
+    return y if b is None else y + b[:, None, None]
+
+
+def np_vjp_of_linear(f, wrt=0):
+    """The reference of vjp(f, wrt) for f linear in input ``wrt``: entry k of the
+    vector-Jacobian product with v is <f(..., e_k, ...), v>, e_k the k-th unit array."""
+    def ref(*args):
+        *xs, v = args
+        g = np.zeros_like(xs[wrt])
+        for k in np.ndindex(g.shape):
+            e = np.zeros_like(g)
+            e[k] = 1.0
+            g[k] = (f(*xs[:wrt], e, *xs[wrt + 1:]) * v).sum()
+        return g
+    return ref
+
+
+def _taps(size, k, s, p, d, ceil_mode):
+    """Pooling windows along one axis: for each output index, the input indices its
+    window reads (padding left out) and how many of its k taps lie in the padded input.
+    Ceil mode keeps a last, partial window if it starts inside the input or left pad."""
+    span = d * (k - 1) + 1
+    n = (size + 2 * p - span + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (n - 1) * s >= size + p:
+        n -= 1
+    taps = []
+    for o in range(n):
+        pos = [o * s - p + t * d for t in range(k)]
+        taps.append(([q for q in pos if 0 <= q < size], sum(q < size + p for q in pos)))
+    return taps
+
+
+def _windows(x, kernel, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """[(i, j, rows, cols, taps counted with padding)] for every output position."""
+    kernel = _two(kernel)
+    stride = kernel if stride is None else _two(stride)
+    rows, cols = (_taps(n, k, s, p, d, ceil_mode) for n, k, s, p, d in
+                  zip(x.shape[2:], kernel, stride, _two(padding), _two(dilation)))
+    wins = [(i, j, r, c, nr * nc) for i, (r, nr) in enumerate(rows) for j, (c, nc) in enumerate(cols)]
+    return wins, (len(rows), len(cols))
+
+
+def np_max_pool2d(x, kernel, **opts):
+    wins, out_hw = _windows(x, kernel, **opts)
+    y = np.zeros(x.shape[:2] + out_hw)
+    for i, j, r, c, _ in wins:
+        y[:, :, i, j] = x[:, :, r][:, :, :, c].max((2, 3))
+    return y
+
+
+def _argmaxes(x, kernel, **opts):
+    """((n, ch, i, j), (n, ch, row, col)): each window and where its maximum is."""
+    wins, _ = _windows(x, kernel, **opts)
+    for n, ch in np.ndindex(x.shape[:2]):
+        for i, j, r, c, _ in wins:
+            window = x[n, ch][np.ix_(r, c)]
+            a, b = np.unravel_index(window.argmax(), window.shape)
+            yield (n, ch, i, j), (n, ch, r[a], c[b])
+
+
+def np_max_pool2d_scatter(x, v, kernel, **opts):
+    """The gradient of max_pool2d: v goes to each window's maximum."""
+    g = np.zeros_like(x)
+    for out, at in _argmaxes(x, kernel, **opts):
+        g[at] += v[out]
+    return g
+
+
+def np_max_pool2d_gather(x, u, kernel, **opts):
+    """The gradient of that scatter with respect to v: u read at each window's maximum."""
+    _, out_hw = _windows(x, kernel, **opts)
+    y = np.zeros(x.shape[:2] + out_hw)
+    for out, at in _argmaxes(x, kernel, **opts):
+        y[out] = u[at]
+    return y
+
+
+def np_avg_pool2d(x, kernel, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """The window's sum over its taps in the padded input (count_include_pad) or in the
+    input itself."""
+    wins, out_hw = _windows(x, kernel, stride, padding, 1, ceil_mode)
+    y = np.zeros(x.shape[:2] + out_hw)
+    for i, j, r, c, padded in wins:
+        y[:, :, i, j] = x[:, :, r][:, :, :, c].sum((2, 3)) / (padded if count_include_pad
+                                                              else len(r) * len(c))
+    return y
+
+
+def np_nearest(x, size=None, scale_factor=None):
+    """PyTorch's 'nearest': output row i reads input row floor(i * H / Ho) for a size,
+    floor(i / s) for a scale factor s (likewise the columns)."""
+    hw = x.shape[2:]
+    if size is not None:
+        rows, cols = ((np.arange(o) * n) // o for n, o in zip(hw, size))
+    else:
+        rows, cols = (np.floor(np.arange(int(n * s)) / s).astype(int)
+                      for n, s in zip(hw, _two(scale_factor)))
+    return x[:, :, rows[:, None], cols]
+
+
 X = Spec((2, 3, 5, 5))
 CASES = [
     # conv2d: one Function; bias, stride, padding, dilation, groups, kernel shapes
-    OpCase('Conv2d', conv(padding=1), [X, (4, 3, 3, 3), (4,)], name='conv2d pad 1 bias'),
+    OpCase('Conv2d', conv(padding=1), [X, (4, 3, 3, 3), (4,)], name='conv2d pad 1 bias',
+           reference=lambda x, w, b: np_conv2d(x, w, b, padding=1)),
     OpCase('Conv2d', conv(stride=2, padding=1), [(2, 2, 7, 6), (3, 2, 3, 3)],
-           name='conv2d stride 2 odd size no bias'),
+           name='conv2d stride 2 odd size no bias',
+           reference=lambda x, w: np_conv2d(x, w, stride=2, padding=1)),
     OpCase('Conv2d', conv(dilation=2, padding=(1, 2)), [(2, 2, 7, 7), (3, 2, 2, 3), (3,)],
-           name='conv2d dilation 2 non-square kernel'),
+           name='conv2d dilation 2 non-square kernel',
+           reference=lambda x, w, b: np_conv2d(x, w, b, dilation=2, padding=(1, 2))),
     OpCase('Conv2d', conv(groups=2, stride=(2, 1)), [(2, 4, 5, 5), (4, 2, 3, 3), (4,)],
-           name='conv2d groups 2'),
-    OpCase('Conv2d', conv(padding='same'), [(2, 2, 5, 5), (2, 2, 2, 4)], name='conv2d same even kernel'),
-    OpCase('Conv2d', conv(stride=3), [(2, 2, 7, 7), (2, 2, 1, 1), (2,)], name='conv2d 1x1 stride 3'),
+           name='conv2d groups 2',
+           reference=lambda x, w, b: np_conv2d(x, w, b, groups=2, stride=(2, 1))),
+    OpCase('Conv2d', conv(padding='same'), [(2, 2, 5, 5), (2, 2, 2, 4)], name='conv2d same even kernel',
+           reference=lambda x, w: np_conv2d(x, w, padding='same')),
+    OpCase('Conv2d', conv(stride=3), [(2, 2, 7, 7), (2, 2, 1, 1), (2,)], name='conv2d 1x1 stride 3',
+           reference=lambda x, w, b: np_conv2d(x, w, b, stride=3)),
     OpCase('Conv2d', conv(padding=1), [Spec((2, 2, 5, 5), noncontig=True), Spec((3, 2, 3, 3), noncontig=True)],
-           name='conv2d noncontig'),
+           name='conv2d noncontig', reference=lambda x, w: np_conv2d(x, w, padding=1)),
     # conv_transpose2d
     OpCase('ConvTranspose2d', convT(stride=2, padding=1, output_padding=1),
-           [(2, 2, 3, 3), (2, 2, 3, 3), (2,)], name='conv_transpose2d stride 2 output_padding'),
+           [(2, 2, 3, 3), (2, 2, 3, 3), (2,)], name='conv_transpose2d stride 2 output_padding',
+           reference=lambda x, w, b: np_conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1)),
     OpCase('ConvTranspose2d', convT(groups=2, dilation=2, padding=(1, 0)),
-           [(2, 4, 3, 4), (4, 1, 2, 3), (2,)], name='conv_transpose2d groups dilation non-square'),
+           [(2, 4, 3, 4), (4, 1, 2, 3), (2,)], name='conv_transpose2d groups dilation non-square',
+           reference=lambda x, w, b: np_conv_transpose2d(x, w, b, groups=2, dilation=2, padding=(1, 0))),
     OpCase('ConvTranspose2d', convT(dilation=2, output_padding=1), [(2, 2, 4, 3), (2, 3, 3, 3)],
-           name='conv_transpose2d output_padding < dilation'),
+           name='conv_transpose2d output_padding < dilation',
+           reference=lambda x, w: np_conv_transpose2d(x, w, dilation=2, output_padding=1)),
     OpCase('ConvTranspose2d', convT(stride=(1, 2)), [Spec((2, 2, 3, 4), noncontig=True), (2, 2, 2, 2)],
-           name='conv_transpose2d noncontig'),
+           name='conv_transpose2d noncontig',
+           reference=lambda x, w: np_conv_transpose2d(x, w, stride=(1, 2))),
     # the weight gradient, as a Function of (x, gy) (w only fixes shapes; its derivative is 0)
     OpCase('Conv2dWeightGrad', vjp(conv(stride=2, padding=1), wrt=1),
-           [(2, 2, 6, 5), (3, 2, 3, 3), (2, 3, 3, 3)], name='conv2d weight grad stride 2'),
+           [(2, 2, 6, 5), (3, 2, 3, 3), (2, 3, 3, 3)], name='conv2d weight grad stride 2',
+           reference=np_vjp_of_linear(lambda x, w: np_conv2d(x, w, stride=2, padding=1), wrt=1)),
     OpCase('Conv2dWeightGrad', vjp(conv(groups=2, dilation=2, padding=(0, 1)), wrt=1),
-           [(2, 4, 6, 5), (2, 2, 2, 3), (2, 2, 4, 3)], name='conv2d weight grad groups dilation'),
+           [(2, 4, 6, 5), (2, 2, 2, 3), (2, 2, 4, 3)], name='conv2d weight grad groups dilation',
+           reference=np_vjp_of_linear(lambda x, w: np_conv2d(x, w, groups=2, dilation=2, padding=(0, 1)),
+                                      wrt=1)),
     OpCase('Conv2dWeightGrad', vjp(convT(stride=2, output_padding=1), wrt=1),
-           [(2, 2, 3, 3), (2, 3, 2, 2), (2, 3, 7, 7)], name='conv_transpose2d weight grad'),
+           [(2, 2, 3, 3), (2, 3, 2, 2), (2, 3, 7, 7)], name='conv_transpose2d weight grad',
+           reference=np_vjp_of_linear(lambda x, w: np_conv_transpose2d(x, w, stride=2, output_padding=1),
+                                      wrt=1)),
     # max pooling: inputs without ties (kinks), the scatter, and the gather
-    OpCase('MaxPool2d', lambda x: F.max_pool2d(x, 2), [Spec((2, 3, 6, 6), distinct=True)]),
+    OpCase('MaxPool2d', lambda x: F.max_pool2d(x, 2), [Spec((2, 3, 6, 6), distinct=True)],
+           reference=lambda x: np_max_pool2d(x, 2)),
     OpCase('MaxPool2d', lambda x: F.max_pool2d(x, 3, stride=2, padding=1),
-           [Spec((2, 2, 7, 6), distinct=True)], name='max_pool2d overlapping padded'),
+           [Spec((2, 2, 7, 6), distinct=True)], name='max_pool2d overlapping padded',
+           reference=lambda x: np_max_pool2d(x, 3, stride=2, padding=1)),
     OpCase('MaxPool2d', lambda x: F.max_pool2d(x, (2, 3), stride=(1, 2), dilation=(2, 1), ceil_mode=True),
-           [Spec((2, 2, 6, 7), distinct=True, noncontig=True)], name='max_pool2d dilation ceil noncontig'),
+           [Spec((2, 2, 6, 7), distinct=True, noncontig=True)], name='max_pool2d dilation ceil noncontig',
+           reference=lambda x: np_max_pool2d(x, (2, 3), stride=(1, 2), dilation=(2, 1), ceil_mode=True)),
     OpCase('MaxPool2dScatter', vjp(lambda x: F.max_pool2d(x, 3, stride=2, padding=1)),
-           [Spec((1, 2, 5, 5), distinct=True), (1, 2, 3, 3)], name='max_pool2d scatter'),
+           [Spec((1, 2, 5, 5), distinct=True), (1, 2, 3, 3)], name='max_pool2d scatter',
+           reference=lambda x, v: np_max_pool2d_scatter(x, v, 3, stride=2, padding=1)),
     OpCase('MaxPool2dGather', vjp(vjp(lambda x: F.max_pool2d(x, 2, stride=1)), wrt=1),
-           [Spec((1, 2, 4, 5), distinct=True), (1, 2, 3, 4), (1, 2, 4, 5)], name='max_pool2d gather'),
+           [Spec((1, 2, 4, 5), distinct=True), (1, 2, 3, 4), (1, 2, 4, 5)], name='max_pool2d gather',
+           reference=lambda x, v, u: np_max_pool2d_gather(x, u, 2, stride=1)),
     # average pooling
-    OpCase('AvgPool2d', lambda x: F.avg_pool2d(x, 2), [(2, 3, 6, 6)]),
+    OpCase('AvgPool2d', lambda x: F.avg_pool2d(x, 2), [(2, 3, 6, 6)],
+           reference=lambda x: np_avg_pool2d(x, 2)),
     OpCase('AvgPool2d', lambda x: F.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False),
-           [(2, 2, 7, 6)], name='avg_pool2d exclude pad'),
+           [(2, 2, 7, 6)], name='avg_pool2d exclude pad',
+           reference=lambda x: np_avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False)),
     OpCase('AvgPool2d', lambda x: F.avg_pool2d(x, (3, 2), stride=2, padding=(1, 0), ceil_mode=True),
-           [Spec((2, 2, 6, 7), noncontig=True)], name='avg_pool2d ceil noncontig'),
+           [Spec((2, 2, 6, 7), noncontig=True)], name='avg_pool2d ceil noncontig',
+           reference=lambda x: np_avg_pool2d(x, (3, 2), stride=2, padding=(1, 0), ceil_mode=True)),
     OpCase('AvgPool2dScatter', vjp(lambda x: F.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False)),
-           [(2, 2, 7, 7), (2, 2, 4, 4)], name='avg_pool2d scatter'),
+           [(2, 2, 7, 7), (2, 2, 4, 4)], name='avg_pool2d scatter',
+           reference=np_vjp_of_linear(lambda x: np_avg_pool2d(x, 3, stride=2, padding=1,
+                                                              count_include_pad=False))),
     # nearest resizing
-    OpCase('InterpolateNearest', lambda x: F.interpolate(x, scale_factor=2), [(2, 2, 3, 4)]),
+    OpCase('InterpolateNearest', lambda x: F.interpolate(x, scale_factor=2), [(2, 2, 3, 4)],
+           reference=lambda x: np_nearest(x, scale_factor=2)),
     OpCase('InterpolateNearest', lambda x: F.interpolate(x, size=(5, 3)), [Spec((2, 2, 3, 4), noncontig=True)],
-           name='interpolate up and down noncontig'),
+           name='interpolate up and down noncontig', reference=lambda x: np_nearest(x, size=(5, 3))),
     OpCase('InterpolateNearestScatter', vjp(lambda x: F.interpolate(x, size=(7, 8))),
-           [(2, 2, 3, 4), (2, 2, 7, 8)], name='interpolate scatter integer and general'),
+           [(2, 2, 3, 4), (2, 2, 7, 8)], name='interpolate scatter integer and general',
+           reference=np_vjp_of_linear(lambda x: np_nearest(x, size=(7, 8)))),
     OpCase('InterpolateNearestScatter', vjp(lambda x: F.upsample_nearest(x, scale_factor=(3, 1.5))),
-           [(1, 2, 2, 4), (1, 2, 6, 6)], name='upsample_nearest scatter'),
+           [(1, 2, 2, 4), (1, 2, 6, 6)], name='upsample_nearest scatter',
+           reference=np_vjp_of_linear(lambda x: np_nearest(x, scale_factor=(3, 1.5)))),
 ]
 
 

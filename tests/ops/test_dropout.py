@@ -17,11 +17,21 @@ def _seeded_dropout(p, seed=3):
     return fn
 
 
+def _np_dropout(p, seed=3):
+    """The reference: keep x / (1 - p) where u < 1 - p, u the first uniform draw of the
+    stream that ``sg.manual_seed(seed)`` starts (NumPy's default_rng on the host devices)."""
+    def ref(x):
+        keep = np.random.default_rng(seed).random(x.shape) < 1.0 - p
+        return x * keep * (1.0 / (1.0 - p) if p < 1.0 else 0.0)
+    return ref
+
+
 CASES = [
-    OpCase('Dropout', _seeded_dropout(0.3), [(3, 4)], name='dropout p=0.3'),
+    OpCase('Dropout', _seeded_dropout(0.3), [(3, 4)], name='dropout p=0.3',
+           reference=_np_dropout(0.3)),
     OpCase('Dropout', _seeded_dropout(0.5), [Spec((2, 3, 2), noncontig=True)],
-           name='dropout noncontig'),
-    OpCase('Dropout', _seeded_dropout(1.0), [(4,)], name='dropout p=1'),
+           name='dropout noncontig', reference=_np_dropout(0.5)),
+    OpCase('Dropout', _seeded_dropout(1.0), [(4,)], name='dropout p=1', reference=_np_dropout(1.0)),
 ]
 
 

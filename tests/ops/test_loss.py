@@ -26,6 +26,24 @@ def _np_log_softmax(x, axis):
     return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
 
 
+def _np_picked(logp, t):
+    """logp[n, t[n, ...], ...]: the log-probability of each target class (dim 1)."""
+    return np.take_along_axis(logp, t[:, None], 1)[:, 0]
+
+
+def _np_bce(x, t):
+    return -(t * np.log(x) + (1 - t) * np.log1p(-x))
+
+
+def _np_smoothed_ce(x, t, w, eps, ignore_index=-100):
+    """PyTorch's label-smoothed, weighted cross entropy of class indices, 'mean'."""
+    logp, keep = _np_log_softmax(x, 1), t != ignore_index
+    logp, t = logp[keep], t[keep]
+    nll = -w[t] * _np_picked(logp, t)
+    uniform = -(w * logp).sum(1)
+    return ((1 - eps) * nll + eps / x.shape[1] * uniform).sum() / w[t].sum()
+
+
 PROB = Spec((3, 4), low=0.05, high=0.95)     # probabilities away from the clamps
 UNIT = Spec((3, 4), low=0.0, high=1.0)        # soft binary targets
 
@@ -34,7 +52,8 @@ CASES = [
     OpCase(['Sub', 'Mul', 'Sum'], lambda x, t: F.mse_loss(x, t), [(3, 4), (3, 4)],
            reference=lambda x, t: ((x - t) ** 2).mean(), name='mse_loss mean'),
     OpCase('Mul', lambda x, t: F.mse_loss(x, t, reduction='none'),
-           [Spec((2, 3), noncontig=True), (2, 3)], name='mse_loss none noncontig'),
+           [Spec((2, 3), noncontig=True), (2, 3)], name='mse_loss none noncontig',
+           reference=lambda x, t: (x - t) ** 2),
     # l1 and smooth_l1 get input = t + d with d away from their kinks (0, +-beta)
     OpCase('Abs', lambda d, t: F.l1_loss(t + d, t, reduction='sum'),
            [Spec((3, 4), away_from=(0,), margin=0.1), (3, 4)],
@@ -45,13 +64,16 @@ CASES = [
            name='smooth_l1_loss mean'),
     OpCase('Where', lambda d, t: F.smooth_l1_loss(t + d, t, reduction='none', beta=0.5),
            [Spec((2, 3), away_from=(-0.5, 0, 0.5), margin=0.1), (2, 3)],
-           name='smooth_l1_loss none beta=0.5'),
+           name='smooth_l1_loss none beta=0.5',
+           reference=lambda d, t: np.where(np.abs(d) < 0.5, d * d, np.abs(d) - 0.25)),
     OpCase(['Div', 'Log'], lambda x, t, v: F.gaussian_nll_loss(x, t, v),
            [(3, 2), (3, 2), Spec((3, 2), low=0.5, high=2.0)],
            reference=lambda x, t, v: (0.5 * (np.log(v) + (x - t) ** 2 / v)).mean(),
            name='gaussian_nll_loss'),
     OpCase('Log', lambda x, t, v: F.gaussian_nll_loss(x, t, v, full=True, reduction='none'),
-           [(3, 2), (3, 2), Spec((3,), low=0.5, high=2.0)], name='gaussian_nll_loss shared var full'),
+           [(3, 2), (3, 2), Spec((3,), low=0.5, high=2.0)], name='gaussian_nll_loss shared var full',
+           reference=lambda x, t, v: 0.5 * (np.log(v[:, None]) + (x - t) ** 2 / v[:, None]
+                                            + np.log(2 * np.pi))),
     OpCase('Log', lambda x, t: F.kl_div(x, t, reduction='batchmean'),
            [(3, 4), Spec((3, 4), low=0.1, high=1.0)],
            reference=lambda x, t: (t * (np.log(t) - x)).sum() / 3, name='kl_div batchmean'),
@@ -59,11 +81,12 @@ CASES = [
            reference=lambda x, t: (np.exp(t) * (t - x)).sum(), name='kl_div log_target'),
     # binary cross entropy (dedicated Functions)
     OpCase('BinaryCrossEntropy', lambda x, t: F.binary_cross_entropy(x, t, reduction='none'),
-           [PROB, UNIT], reference=lambda x, t: -(t * np.log(x) + (1 - t) * np.log1p(-x)),
+           [PROB, UNIT], reference=_np_bce,
            name='binary_cross_entropy none'),
     OpCase('BinaryCrossEntropy', lambda x, t, w: F.binary_cross_entropy(x, t, w),
            [Spec((2, 3), low=0.05, high=0.95, noncontig=True), Spec((2, 3), low=0, high=1),
-            _const((3,), 0.5, 2.0)], name='binary_cross_entropy weight noncontig'),
+            _const((3,), 0.5, 2.0)], name='binary_cross_entropy weight noncontig',
+           reference=lambda x, t, w: (w * _np_bce(x, t)).mean()),
     OpCase('BinaryCrossEntropyWithLogits',
            lambda x, t: F.binary_cross_entropy_with_logits(x, t, reduction='none'),
            [Spec((3, 4), low=-4, high=4), UNIT],
@@ -74,25 +97,31 @@ CASES = [
            lambda x, t, pw, w: F.binary_cross_entropy_with_logits(x, t, w, pos_weight=pw,
                                                                   reduction='sum'),
            [Spec((3, 4), low=-4, high=4), UNIT, Spec((4,), low=0.5, high=2.0),
-            _const((3, 1), 0.5, 2.0)], name='binary_cross_entropy_with_logits pos_weight weight'),
+            _const((3, 1), 0.5, 2.0)], name='binary_cross_entropy_with_logits pos_weight weight',
+           reference=lambda x, t, pw, w: (w * (pw * t * np.logaddexp(0, -x)
+                                               + (1 - t) * np.logaddexp(0, x))).sum()),
     # class losses
     OpCase(['GetItem', 'Div'], lambda x, t: F.nll_loss(x, t), [(4, 3), _ints([0, 2, 1, 2])],
            reference=lambda x, t: -x[np.arange(4), t].mean(), name='nll_loss'),
     OpCase('GetItem', lambda x, t, w: F.nll_loss(x, t, w, ignore_index=1, reduction='none'),
-           [(4, 3), _ints([0, 1, 2, 2]), _const((3,), 0.5, 2.0)], name='nll_loss weight ignore none'),
+           [(4, 3), _ints([0, 1, 2, 2]), _const((3,), 0.5, 2.0)], name='nll_loss weight ignore none',
+           reference=lambda x, t, w: -w[t] * _np_picked(x, t) * (t != 1)),
     OpCase(['LogSoftmax', 'GetItem'], lambda x, t: F.cross_entropy(x, t),
            [(4, 3), _ints([0, 2, -100, 1])],
            reference=lambda x, t: -_np_log_softmax(x, 1)[[0, 1, 3], [0, 2, 1]].mean(),
            name='cross_entropy ignore_index'),
     OpCase('LogSoftmax', lambda x, t: F.cross_entropy(x, t, reduction='sum'),
-           [(2, 3, 2), _ints([[0, 2], [1, 1]])], name='cross_entropy (N,C,d) sum'),
+           [(2, 3, 2), _ints([[0, 2], [1, 1]])], name='cross_entropy (N,C,d) sum',
+           reference=lambda x, t: -_np_picked(_np_log_softmax(x, 1), t).sum()),
     OpCase('LogSoftmax', lambda x, t: F.cross_entropy(x, t), [(3,), _ints(2)],
            reference=lambda x, t: -_np_log_softmax(x, 0)[2], name='cross_entropy (C,)'),
     OpCase('LogSoftmax', lambda x, t, w: F.cross_entropy(x, t, w, label_smoothing=0.2),
            [Spec((3, 4), noncontig=True), _ints([3, 0, -100]), _const((4,), 0.5, 2.0)],
-           name='cross_entropy smoothing weight noncontig'),
+           name='cross_entropy smoothing weight noncontig',
+           reference=lambda x, t, w: _np_smoothed_ce(x, t, w, 0.2)),
     OpCase('LogSoftmax', lambda x, t, w: F.cross_entropy(x, t, w, label_smoothing=0.1),
-           [(3, 4), UNIT, _const((4,), 0.5, 2.0)], name='cross_entropy probability target'),
+           [(3, 4), UNIT, _const((4,), 0.5, 2.0)], name='cross_entropy probability target',
+           reference=lambda x, t, w: -(w * (0.9 * t + 0.1 / 4) * _np_log_softmax(x, 1)).sum(1).mean()),
 ]
 
 

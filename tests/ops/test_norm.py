@@ -14,6 +14,11 @@ def _np_standardize(x, axes, eps=1e-5):
     return (x - m) / np.sqrt(v + eps)
 
 
+def _np_group_norm(x, groups):
+    n, c = x.shape[:2]
+    return _np_standardize(x.reshape(n, groups, -1), 2).reshape(x.shape)
+
+
 def _bn_train(x, w, b):
     """batch_norm in training mode with fresh running statistics (they are mutated)."""
     c = x.shape[1]
@@ -39,9 +44,9 @@ CASES = [
            reference=lambda x, w, b: _np_standardize(x, (1, 2)) * w + b,
            name='layer_norm 2 dims affine'),
     OpCase('Standardize', lambda x, w: F.layer_norm(x, 3, w), [Spec((2, 3), noncontig=True), (3,)],
-           name='layer_norm noncontig weight only'),
+           name='layer_norm noncontig weight only', reference=lambda x, w: _np_standardize(x, -1) * w),
     OpCase('Standardize', lambda x, b: F.layer_norm(x, [3], bias=b), [(2, 1, 3), (3,)],
-           name='layer_norm size-1 dim bias only'),
+           name='layer_norm size-1 dim bias only', reference=lambda x, b: _np_standardize(x, -1) + b),
     # batch_norm, training: batch statistics
     OpCase(['Standardize', 'Mul', 'Add'], _bn_train, [(4, 3), (3,), (3,)],
            reference=lambda x, w, b: _np_standardize(x, 0) * w + b, name='batch_norm train (N,C)'),
@@ -49,23 +54,25 @@ CASES = [
            reference=lambda x, w, b: _np_standardize(x, (0, 2, 3)) * w[:, None, None]
            + b[:, None, None], name='batch_norm train (N,C,H,W)'),
     OpCase('Standardize', lambda x: _bn_train(x, None, None), [Spec((3, 2, 3), noncontig=True)],
-           name='batch_norm train (N,C,L) noncontig'),
+           name='batch_norm train (N,C,L) noncontig', reference=lambda x: _np_standardize(x, (0, 2))),
     # batch_norm, eval: a fixed affine map from the running statistics
     OpCase(['Mul', 'Add'], _bn_eval, [(2, 3, 2), (3,), (3,)],
            reference=lambda x, w, b: (x - np.linspace(-0.5, 0.5, 3)[:, None])
            / np.sqrt(np.linspace(0.5, 2.0, 3)[:, None] + 1e-5) * w[:, None] + b[:, None],
            name='batch_norm eval'),
-    OpCase('Mul', lambda x: _bn_eval(x, None, None), [(3, 2)], name='batch_norm eval no affine'),
+    OpCase('Mul', lambda x: _bn_eval(x, None, None), [(3, 2)], name='batch_norm eval no affine',
+           reference=lambda x: (x - np.linspace(-0.5, 0.5, 2)) / np.sqrt(np.linspace(0.5, 2.0, 2) + 1e-5)),
     # group_norm
     OpCase(['Standardize', 'Reshape', 'Mul', 'Add'], lambda x, w, b: F.group_norm(x, 2, w, b),
            [(1, 4, 2), (4,), (4,)],
            reference=lambda x, w, b: _np_standardize(x.reshape(1, 2, 4), 2).reshape(1, 4, 2)
            * w[:, None] + b[:, None], name='group_norm 2 groups'),
-    OpCase('Standardize', lambda x: F.group_norm(x, 3), [(2, 6, 1, 2)], name='group_norm (N,C,H,W)'),
+    OpCase('Standardize', lambda x: F.group_norm(x, 3), [(2, 6, 1, 2)], name='group_norm (N,C,H,W)',
+           reference=lambda x: _np_group_norm(x, 3)),
     OpCase('Standardize', lambda x: F.group_norm(x, 2), [Spec((3, 2, 3), noncontig=True)],
-           name='group_norm instance norm noncontig'),
+           name='group_norm instance norm noncontig', reference=lambda x: _np_group_norm(x, 2)),
     OpCase('Standardize', lambda x, w: F.group_norm(x, 1, w), [(2, 3, 2), (3,)],
-           name='group_norm one group'),
+           name='group_norm one group', reference=lambda x, w: _np_group_norm(x, 1) * w[:, None]),
 ]
 
 

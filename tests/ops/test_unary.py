@@ -1,5 +1,6 @@
 """Elementwise ops: forward against NumPy, first and second derivatives, every device;
-PyTorch cross-checks of the activations; stability at |x| = 1000; dtypes; backend.erf."""
+PyTorch cross-checks of the activations; stability at |x| = 1000; dtypes; the array erf
+(scratchgen/ops/special.py) against math.erf."""
 import math
 import warnings
 
@@ -8,6 +9,7 @@ import pytest
 
 import scratchgen as sg
 from scratchgen import backend
+from scratchgen.ops import special
 from helpers import OpCase, Spec, check_case
 
 F = sg.functional
@@ -25,7 +27,8 @@ def np_softplus(x, beta=1.0, threshold=20.0):
 
 CASES = [
     OpCase('Exp', F.exp, [(3, 4)], reference=np.exp),
-    OpCase('Exp', lambda x: x.exp(), [Spec((3, 4), noncontig=True)], name='Exp noncontig method'),
+    OpCase('Exp', lambda x: x.exp(), [Spec((3, 4), noncontig=True)], name='Exp noncontig method',
+           reference=np.exp),
     OpCase('Log', F.log, [Spec((3, 4), **POS)], reference=np.log),
     OpCase('Log1p', F.log1p, [Spec((3, 4), low=-0.5, high=2.0)], reference=np.log1p),
     OpCase('Expm1', F.expm1, [(3, 4)], reference=np.expm1),
@@ -33,7 +36,7 @@ CASES = [
     OpCase('Rsqrt', F.rsqrt, [Spec((3, 4), **POS)], reference=lambda x: 1 / np.sqrt(x)),
     OpCase('Abs', F.abs, [Spec((3, 4), away_from=(0,))], reference=np.abs),
     OpCase('Abs', lambda x: abs(x), [Spec((4, 3), away_from=(0,), noncontig=True)],
-           name='Abs builtin noncontig'),
+           name='Abs builtin noncontig', reference=np.abs),
     OpCase('Sign', F.sign, [Spec((3, 4), away_from=(0,))], reference=np.sign, second_order=False,
            why='sign is piecewise constant: its derivative is zero and has no derivative to check'),
     OpCase('Sin', F.sin, [(3, 4)], reference=np.sin),
@@ -126,6 +129,23 @@ def test_tensor_methods_match_functions(device):
     np.testing.assert_array_equal(abs(x).numpy(), np.abs(x.numpy()))
 
 
+def test_maximum_minimum_split_the_gradient_on_ties(device):
+    for fn, a_gets in ((F.maximum, [1.0, 0.0, 2.0]), (F.minimum, [1.0, 2.0, 0.0])):
+        a = sg.tensor([1.0, 2.0, 3.0], dtype=sg.float64, device=device, requires_grad=True)
+        b = sg.tensor([1.0, 5.0, 0.0], dtype=sg.float64, device=device, requires_grad=True)
+        fn(a, b).backward(sg.tensor([2.0, 2.0, 2.0], dtype=sg.float64, device=device))
+        np.testing.assert_array_equal(a.grad.numpy(), a_gets)
+        np.testing.assert_array_equal(b.grad.numpy(), 2.0 - np.array(a_gets))
+
+
+def test_masked_out_entries_get_zero_even_from_an_infinite_gradient(device):
+    x = sg.tensor([-1.0, 2.0], dtype=sg.float64, device=device, requires_grad=True)
+    for fn in (F.relu, lambda x: F.clip(x, 0.0, 1.0)):
+        x.grad = None
+        fn(x).backward(sg.tensor([np.inf, 0.5], dtype=sg.float64, device=device))
+        assert x.grad.numpy()[0] == 0.0
+
+
 # ------------------------------------------------------------------ stability
 def test_no_overflow_at_large_magnitude(device):
     """|x| = 1000 in float32: exp(1000) overflows, the stable forms must never compute it."""
@@ -147,14 +167,14 @@ def test_no_overflow_at_large_magnitude(device):
     assert np.isfinite(x.grad.numpy()).all()
 
 
-# ------------------------------------------------------------------ backend.erf
+# ------------------------------------------------------------------ special.erf
 def test_erf_float64_matches_math_erf(device):
     rng = np.random.default_rng(1)
     xs = np.concatenate([np.linspace(-7, 7, 20001), 2 * rng.standard_normal(5000),
                          np.logspace(-300, 1, 500), -np.logspace(-20, 0.5, 200),
                          [0.0, 1.0, np.nextafter(1.0, 0), 5.99, 6.0, 1e-310]])
     ref = np.array([math.erf(v) for v in xs])
-    got = backend.to_host(backend.erf(backend.to_device(xs, device)))
+    got = backend.to_host(special.erf(backend.to_device(xs, device)))
     assert got.dtype == np.float64
     rel = np.abs(got - ref) / np.maximum(np.abs(ref), 1e-300)
     assert rel.max() < 1e-15, f"max relative error {rel.max():.3g} at x = {xs[rel.argmax()]!r}"
@@ -162,11 +182,11 @@ def test_erf_float64_matches_math_erf(device):
 
 def test_erf_float32_and_special_values(device):
     xs = np.linspace(-5, 5, 4001).astype(np.float32)
-    got = backend.to_host(backend.erf(backend.to_device(xs, device)))
+    got = backend.to_host(special.erf(backend.to_device(xs, device)))
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, [math.erf(float(v)) for v in xs], rtol=5e-7, atol=1e-30)
-    special = np.array([np.inf, -np.inf, np.nan, -0.0, 30.0])
-    got = backend.to_host(backend.erf(backend.to_device(special, device)))
+    edges = np.array([np.inf, -np.inf, np.nan, -0.0, 30.0])
+    got = backend.to_host(special.erf(backend.to_device(edges, device)))
     np.testing.assert_array_equal(got, [1.0, -1.0, np.nan, -0.0, 1.0])
     assert np.signbit(got[3])
 
