@@ -116,6 +116,7 @@ class GANConfig:
 
 class GAN:
     """Alternating training of a generator and a discriminator/critic.
+    ``GAN.from_config(GANConfig(...))`` builds the networks and optimizers from one config.
 
     ``loss``: a ``GANLoss`` or its name (see ``make_loss``). Optimizers come from
     ``preset`` (a ``PRESETS`` name; default: the loss's own paper) with ``overrides``
