@@ -12,7 +12,9 @@ What it measures (docs/gan.md), on images mapped back to [0, 1]:
   * Inception-style scores computed with that classifier instead of Inception: the
     Inception score exp(E KL(p(y|x) || p(y))) and the Mode score, which also compares
     p(y) with the training label marginal;
-  * kernel MMD^2 and the 1-NN two-sample accuracy in the same feature space;
+  * kernel MMD^2, the sliced Wasserstein-1 distance (``metrics.wasserstein_distance``)
+    and the 1-NN two-sample accuracy in the same feature space (SW1 also for two
+    held-out sets: its floor);
   * memorisation: each generated image's distance to its nearest training image,
     against the same distance for held-out real images;
   * --conditional: the classifier's accuracy on samples generated for each label.
@@ -78,6 +80,8 @@ def evaluate(net, fake, fake_labels, train, test, test2, train_labels, n_classes
         'inception_score_real': metrics.inception_score(_softmax(net.logits(test))),
         'mode_score': metrics.mode_score(probs, marginal),
         'mmd2_features': metrics.mmd2_unbiased(feats['fake'][:1000], feats['test'][:1000]),
+        'sw1_features': metrics.wasserstein_distance(feats['fake'], feats['test']),
+        'sw1_features_real_vs_real': metrics.wasserstein_distance(feats['test2'], feats['test']),
         'one_nn_accuracy': metrics.one_nn_accuracy(feats['fake'][:1000], feats['test'][:1000]),
         'nn_dist_fake_median': float(np.median(d_fake)),
         'nn_dist_heldout_median': float(np.median(d_real)),
@@ -166,16 +170,16 @@ def main():
     # the conditional recipe of docs/gan.md: AC-GAN class head (weight 3) and averaged G
     aux_weight = (3.0 if args.aux_weight is None else args.aux_weight) if cond else 0.0
     ema_decay = (0.999 if cond else 0.0) if args.ema is None else args.ema
-    G = gan.DCGANGenerator(args.latent, channels, size, width, n_classes=cond).to(args.device)
     # the gradient penalty needs per-sample gradients, which batch norm mixes
     norm = args.d_norm or ('layer' if args.loss == 'wgan-gp' else 'batch')
-    norm = None if norm == 'none' else norm
-    D = gan.DCGANDiscriminator(channels, size, width, norm=norm, n_classes=cond,
-                               conditioning=args.conditioning,
-                               aux_classifier=aux_weight > 0).to(args.device)
-    overrides = {} if args.lr is None else {'lr': args.lr}
-    model = gan.GAN(G, D, args.loss, aux_weight=aux_weight,
-                    aux_on_fakes=not args.aux_real_only, **overrides)
+    config = gan.GANConfig(arch='dcgan', channels=channels, image_size=size,
+                           latent_dim=args.latent, width=width,
+                           d_norm=None if norm == 'none' else norm, n_classes=cond,
+                           conditioning=args.conditioning, loss=args.loss,
+                           optim_options={} if args.lr is None else {'lr': args.lr},
+                           aux_weight=aux_weight, aux_on_fakes=not args.aux_real_only)
+    model = gan.GAN.from_config(config, args.device)
+    G, D = model.G, model.D
     scheds = [sg.optim.LinearLR(opt, 1.0, args.lr_end, steps)
               for opt in (model.g_optimizer, model.d_optimizer)]
     ema = sg.optim.EMA(G, decay=ema_decay, warmup=True) if ema_decay > 0 else None

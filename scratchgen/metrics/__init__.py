@@ -11,6 +11,7 @@ modes          modes_captured, high_quality_fraction, reverse_kl_over_modes (rin
 discrete       log_likelihood, kl_divergence, total_variation; nats <-> bits per dim
 memorisation   nearest_training_distance
 scores         inception_score, mode_score (on a classifier's p(y|x))
+wasserstein    wasserstein_distance (exact in 1-D, sliced in more dimensions)
 """
 from .two_sample import *      # noqa: F401,F403
 from .frechet import *         # noqa: F401,F403
@@ -19,3 +20,4 @@ from .modes import *           # noqa: F401,F403
 from .discrete import *        # noqa: F401,F403
 from .memorisation import *    # noqa: F401,F403
 from .scores import *          # noqa: F401,F403
+from .wasserstein import *     # noqa: F401,F403

@@ -4,5 +4,5 @@ from .naive_bayes import FullJointCategorical, CategoricalNaiveBayes, PixelNaive
 from . import vae
 from .vae import VAE, VAEConfig, Autoencoder
 from . import gan, gpt
-from .gan import GAN, DCGANGenerator, DCGANDiscriminator, MLPGenerator, MLPDiscriminator
+from .gan import GAN, GANConfig, DCGANGenerator, DCGANDiscriminator, MLPGenerator, MLPDiscriminator
 from .gpt import GPT, GPTConfig

@@ -82,6 +82,22 @@ def test_make_loss_errors():
     assert isinstance(gan.make_loss('wgan-gp', lam=0.1), gan.WGANGPLoss)
 
 
+
+def test_wgan_and_wgan_gp_share_the_critic_loss_and_differ_in_the_constraint():
+    real, fake = sg.tensor(REAL), sg.tensor(FAKE)
+    clip, gp = gan.WGANLoss(clip=0.05), gan.WGANGPLoss(lam=1.0)
+    assert isinstance(clip, gan.WassersteinLoss) and isinstance(gp, gan.WassersteinLoss)
+    assert not isinstance(gp, gan.WGANLoss)
+    assert clip.d_loss(real, fake).item() == gp.d_loss(real, fake).item()
+    assert clip.g_loss(fake).item() == gp.g_loss(fake).item()
+    critic = _tiny_critic()
+    weights = [p.numpy().copy() for p in critic.parameters()]
+    gp.after_critic_step(critic)                       # no clipping for the penalty loss
+    assert all(np.array_equal(p.numpy(), w) for p, w in zip(critic.parameters(), weights))
+    assert clip.penalty(critic, real, fake) is None    # no penalty for the clipping loss
+    clip.after_critic_step(critic)
+    assert max(np.abs(p.numpy()).max() for p in critic.parameters()) <= 0.05
+
 # ----------------------------------------------------------------------------- gradient penalty
 def _tiny_critic(n_classes=None):
     sg.manual_seed(3)
@@ -227,6 +243,45 @@ def test_presets_and_overrides():
     with pytest.raises(ValueError, match='n_critic must be >= 1'):
         gan.GAN(G, D, 'lsgan', n_critic=0)
 
+
+
+def test_gan_from_config_builds_what_the_config_says(device):
+    cfg = gan.GANConfig(width=16, depth=2, loss='wgan-gp', loss_options=dict(lam=0.5),
+                        optim_options=dict(lr=1e-3))
+    sg.manual_seed(0)
+    model = gan.GAN.from_config(cfg, device=device)
+    assert model.config is cfg and model.n_critic == 5 and model.loss.lam == 0.5
+    assert model.d_optimizer.param_groups[0]['lr'] == 1e-3
+    assert model.G.latent_dim == 2 and model.sample(7).shape == (7, 2)
+    assert model.sample(7).device == device
+    # the same networks, in the same order of random draws, as built by hand
+    sg.manual_seed(0)
+    G = gan.MLPGenerator(2, 2, 16, 2, batch_norm=True)
+    D = gan.MLPDiscriminator(2, 16, 2)
+    for a, b in zip(list(model.G.parameters()) + list(model.D.parameters()),
+                    list(G.parameters()) + list(D.parameters())):
+        assert np.array_equal(a.numpy(), b.numpy())
+
+    cfg = gan.GANConfig(arch='dcgan', channels=1, image_size=16, latent_dim=8, width=4,
+                        n_classes=3, aux_weight=1.0, d_norm='layer', n_critic=2)
+    model = gan.GAN.from_config(cfg, device=device)
+    assert model.n_critic == 2 and model.D.classifier is not None
+    assert model.sample(4, labels=1).shape == (4, 1, 16, 16)
+
+
+def test_gan_config_errors():
+    with pytest.raises(ValueError, match="GANConfig: arch must be 'mlp' or 'dcgan', got 'conv'"):
+        gan.GANConfig(arch='conv')
+    with pytest.raises(ValueError, match="GANConfig: unknown loss 'wgan2'"):
+        gan.GANConfig(loss='wgan2')
+    with pytest.raises(ValueError, match="GANConfig: unknown preset 'adam'"):
+        gan.GANConfig(preset='adam')
+    with pytest.raises(ValueError, match="GANConfig: width must be a positive int, got 0"):
+        gan.GANConfig(width=0)
+    with pytest.raises(ValueError, match="GANConfig: aux_weight=1.0 needs arch='dcgan' and n_classes"):
+        gan.GANConfig(arch='dcgan', aux_weight=1.0)
+    with pytest.raises(TypeError, match="GAN.from_config: expected a GANConfig, got dict"):
+        gan.GAN.from_config({'loss': 'wgan'})
 
 def test_short_2d_run_lowers_mmd_to_the_data():
     # least squares: the most reliable of the losses on short runs (the non-saturating
