@@ -15,6 +15,7 @@ and how to read it: docs/metrics.md.
 """
 import numpy as np
 
+from ..checks import positive_int
 from ._common import as_samples, check_same_dim
 
 __all__ = ['wasserstein_distance']
@@ -49,9 +50,7 @@ def wasserstein_distance(x, y, p=1, n_projections=64, seed=0):
     fn = 'wasserstein_distance'
     if isinstance(p, bool) or not isinstance(p, (int, float, np.number)) or not p >= 1:
         raise ValueError(f"{fn}: p must be a number >= 1, got {p!r}")
-    if isinstance(n_projections, bool) or not isinstance(n_projections, (int, np.integer)) \
-            or n_projections < 1:
-        raise ValueError(f"{fn}: n_projections must be a positive int, got {n_projections!r}")
+    positive_int(n_projections, 'n_projections', fn)
     x, y = as_samples(x, fn, 'x'), as_samples(y, fn, 'y')
     check_same_dim(x, y, fn)
     if len(x) == 0 or len(y) == 0:

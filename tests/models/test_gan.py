@@ -240,7 +240,7 @@ def test_presets_and_overrides():
     assert n_critic == 2
     with pytest.raises(ValueError, match='unknown preset'):
         gan.make_optimizers('adam', G, D)
-    with pytest.raises(ValueError, match='n_critic must be >= 1'):
+    with pytest.raises(ValueError, match='GAN: n_critic must be a positive int, got 0'):
         gan.GAN(G, D, 'lsgan', n_critic=0)
 
 

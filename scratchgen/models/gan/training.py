@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from ... import optim
 from ... import functional as F
 from ...autograd import no_grad, randn
+from ...checks import int_at_least, positive_int
 from .losses import LOSSES, critic_scores, make_loss
 from .networks import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 
@@ -93,20 +94,15 @@ class GANConfig:
         if self.arch not in ('mlp', 'dcgan'):
             raise ValueError(f"{who}: arch must be 'mlp' or 'dcgan', got {self.arch!r}")
         for name in ('data_dim', 'channels', 'latent_dim', 'width', 'depth'):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{who}: {name} must be a positive int, got {v!r}")
+            positive_int(getattr(self, name), name, who)
         if self.loss not in LOSSES:
             raise ValueError(f"{who}: unknown loss {self.loss!r}; expected one of "
                              f"{sorted(LOSSES)}")
         if self.preset is not None and self.preset not in PRESETS:
             raise ValueError(f"{who}: unknown preset {self.preset!r}; expected None or one of "
                              f"{sorted(PRESETS)}")
-        if self.n_classes is not None and (isinstance(self.n_classes, bool) or
-                                           not isinstance(self.n_classes, int) or
-                                           self.n_classes < 2):
-            raise ValueError(f"{who}: n_classes must be None or an int >= 2, got "
-                             f"{self.n_classes!r}")
+        if self.n_classes is not None:
+            int_at_least(self.n_classes, 2, 'n_classes (None or a count)', who)
         if self.aux_weight and (self.arch != 'dcgan' or self.n_classes is None):
             raise ValueError(f"{who}: aux_weight={self.aux_weight} needs arch='dcgan' and "
                              f"n_classes (the class head is on the DCGAN discriminator)")
@@ -153,9 +149,7 @@ class GAN:
         elif overrides or preset is not None:
             raise ValueError("GAN: preset/overrides apply only when the optimizers are not given")
         self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
-        self.n_critic = 1 if n_critic is None else int(n_critic)
-        if self.n_critic < 1:
-            raise ValueError(f"GAN: n_critic must be >= 1, got {n_critic!r}")
+        self.n_critic = 1 if n_critic is None else positive_int(n_critic, 'n_critic', 'GAN')
         self.steps = 0
         self.config = None
 
