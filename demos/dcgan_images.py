@@ -4,6 +4,12 @@
     OMP_NUM_THREADS=1 python demos/dcgan_images.py --conditional      # projection + AC head + averaged G, 6000 steps (~9 CPU min)
     OMP_NUM_THREADS=1 python demos/dcgan_images.py --dataset avatars  # 32x32 avatars, 4000 steps (~21 CPU min)
     python demos/dcgan_images.py --quick                              # seconds
+    python demos/dcgan_images.py --data my_images.npz                 # your own images
+
+``--data PATH``: a .npz with ``images`` (N, H, W) or (N, C, H, W) in [0, 1], square with a
+power-of-two side from 8 to 64, and optional integer ``labels`` (N,); 20% are held out.
+With labels the feature net is trained on them (and ``--conditional`` works); without,
+the distances are measured on the pixels themselves and the classifier scores are left out.
 
 What it measures (docs/gan.md), on images mapped back to [0, 1]:
   * Fréchet distance in the feature space of a small classifier trained on the training
@@ -19,19 +25,38 @@ What it measures (docs/gan.md), on images mapped back to [0, 1]:
     against the same distance for held-out real images;
   * --conditional: the classifier's accuracy on samples generated for each label.
 Figures: sample grid(s), real images, generated images next to their nearest training
-image, training curves; the trained networks go to ``<tag>_checkpoint.npz`` (``sg.load``).
+image, training curves; the trained networks go to ``<tag>_checkpoint.npz`` (``sg.load``);
+every number to ``metrics.json``, the evaluated samples (and their labels) to ``samples.npz``.
 """
-import json
 import os
 import time
 
 import numpy as np
 
-from _common import parser, ensure_out, Progress
+from _common import Progress, ensure_out, parser, write_results
 
 import scratchgen as sg
 from scratchgen import metrics
 from scratchgen.models import gan
+
+
+class UserImages:
+    """A user's .npz of images split into training and two held-out halves."""
+
+    def __init__(self, path, seed):
+        x, labels = sg.data.load_images(path)
+        side = x.shape[2]
+        if x.shape[2] != x.shape[3] or side not in (8, 16, 32, 64):
+            raise sg.data.DataFileError(
+                f"dcgan_images: images in {path!r} are {x.shape[2]}x{x.shape[3]}; the DCGAN "
+                "needs square images with a side of 8, 16, 32 or 64")
+        perm = np.random.default_rng(seed).permutation(len(x))
+        n_test = max(2, len(x) // 10)
+        parts = perm[n_test * 2:], perm[:n_test], perm[n_test:2 * n_test]
+        self.images = [x[i] for i in parts]
+        self.labels = [None if labels is None else labels[i] for i in parts]
+        self.size = side
+        self.classes = None if labels is None else [str(k) for k in range(int(labels.max()) + 1)]
 
 
 def load(dataset, n, seed, size):
@@ -67,18 +92,21 @@ def G_device(G):
 
 
 def evaluate(net, fake, fake_labels, train, test, test2, train_labels, n_classes):
-    feats = {name: net.features(x) for name, x in
-             (('fake', fake), ('test', test), ('test2', test2))}
-    probs = _softmax(net.logits(fake))
-    marginal = np.bincount(train_labels, minlength=n_classes) / len(train_labels)
+    """Every score of docs/gan.md; ``net`` None (no labels): distances on the pixels."""
+    embed = net.features if net is not None else (lambda x: x.reshape(len(x), -1))
+    feats = {name: embed(x) for name, x in (('fake', fake), ('test', test), ('test2', test2))}
     d_fake = metrics.nearest_training_distance(fake, train)
     d_real = metrics.nearest_training_distance(test, train)
-    r = {
+    r = {'features': 'feature net' if net is not None else 'pixels'}
+    if net is not None:
+        probs = _softmax(net.logits(fake))
+        marginal = np.bincount(train_labels, minlength=n_classes) / len(train_labels)
+        r.update({'inception_score': metrics.inception_score(probs),
+                  'inception_score_real': metrics.inception_score(_softmax(net.logits(test))),
+                  'mode_score': metrics.mode_score(probs, marginal)})
+    r.update({
         'fd': metrics.frechet_distance(feats['fake'], feats['test']),
         'fd_real_vs_real': metrics.frechet_distance(feats['test2'], feats['test']),
-        'inception_score': metrics.inception_score(probs),
-        'inception_score_real': metrics.inception_score(_softmax(net.logits(test))),
-        'mode_score': metrics.mode_score(probs, marginal),
         'mmd2_features': metrics.mmd2_unbiased(feats['fake'][:1000], feats['test'][:1000]),
         'sw1_features': metrics.wasserstein_distance(feats['fake'], feats['test']),
         'sw1_features_real_vs_real': metrics.wasserstein_distance(feats['test2'], feats['test']),
@@ -86,7 +114,7 @@ def evaluate(net, fake, fake_labels, train, test, test2, train_labels, n_classes
         'nn_dist_fake_median': float(np.median(d_fake)),
         'nn_dist_heldout_median': float(np.median(d_real)),
         'nn_dist_fake_min': float(d_fake.min()),
-    }
+    })
     if fake_labels is not None:
         pred = probs.argmax(1)
         r['accuracy_per_label'] = [float((pred[fake_labels == k] == k).mean())
@@ -96,10 +124,11 @@ def evaluate(net, fake, fake_labels, train, test, test2, train_labels, n_classes
 
 
 # ----------------------------------------------------------------------------- figures
-def nearest_figure(plt, fake, train, path, n=8):
+def nearest_figure(fake, train, path, n=8):
     """Row 1: generated; row 2: the nearest training image of each (memorisation check)."""
     d, idx = metrics.nearest_training_distance(fake[:n], train, return_index=True)
-    fig, axes = plt.subplots(2, n, figsize=(1.2 * n, 2.7))
+    fig = sg.viz.new_figure(1.2 * n, 2.7)
+    axes = fig.subplots(2, n, squeeze=False)
     for k in range(n):
         for row, img in ((0, fake[k]), (1, train[idx[k]])):
             ax = axes[row, k]
@@ -109,14 +138,14 @@ def nearest_figure(plt, fake, train, path, n=8):
         axes[1, k].set_xlabel(f"d={d[k]:.2f}", fontsize=8)
     axes[0, 0].set_ylabel('generated', fontsize=8)
     axes[1, 0].set_ylabel('nearest\ntraining', fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    sg.viz.save(fig, path)
     print(f"wrote {path}")
 
 
 def main():
-    p = parser(__doc__.split('\n')[0], 'out/gan')
+    p = parser(__doc__.split('\n')[0], 'out/gan',
+               data="your own images: a .npz with 'images' (N, H, W) or (N, C, H, W) in [0, 1] "
+                    "and optional integer 'labels'")
     p.add_argument('--conditional', action='store_true', help='condition on the class label')
     p.add_argument('--conditioning', default='projection', choices=['projection', 'concat'])
     p.add_argument('--dataset', default='shapes', choices=['shapes', 'avatars'])
@@ -139,32 +168,43 @@ def main():
     p.add_argument('--lr-end', type=float, default=1.0,
                    help='learning rates decay linearly to this fraction over the run')
     args = p.parse_args()
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
 
     out = ensure_out(args.out)
-    tag = f"gan_dcgan_{args.dataset}" + ('_conditional' if args.conditional else '')
-    size = 16 if args.dataset == 'shapes' else 32
-    steps = args.steps or ((6000 if args.conditional else 3000) if args.dataset == 'shapes' else 4000)
+    user = None
+    if args.data:
+        try:
+            user = UserImages(args.data, args.seed)
+        except sg.data.DataFileError as e:
+            p.error(str(e))
+        if args.conditional and user.classes is None:
+            p.error(f"--conditional needs 'labels' in {args.data}")
+    name = 'data' if user else args.dataset
+    tag = f"gan_dcgan_{name}" + ('_conditional' if args.conditional else '')
+    size = user.size if user else 16 if args.dataset == 'shapes' else 32
+    steps = args.steps or ((6000 if args.conditional else 3000) if size <= 16 else 4000)
     n_train, n_test, n_eval = args.n_train, 2000, 2000
     width, fn_epochs = args.width, 3
     if args.quick:
         steps, n_train, n_test, n_eval, width, fn_epochs = 20, 512, 256, 256, 8, 1
     sg.manual_seed(args.seed)
-    train, train_labels, classes = load(args.dataset, n_train, args.seed, size)
-    test, _, _ = load(args.dataset, n_test, args.seed + 1, size)
-    test2, _, _ = load(args.dataset, n_test, args.seed + 2, size)
-    n_classes, channels = len(classes), train.shape[1]
-    print(f"{args.dataset}: {n_train} training images {train.shape[1:]}, {n_classes} classes "
+    if user:
+        (train, test, test2), (train_labels, test_labels, _) = user.images, user.labels
+        classes, n_train, n_eval = user.classes, len(train), min(n_eval, len(test))
+    else:
+        train, train_labels, classes = load(args.dataset, n_train, args.seed, size)
+        test, test_labels, _ = load(args.dataset, n_test, args.seed + 1, size)
+        test2, _, _ = load(args.dataset, n_test, args.seed + 2, size)
+    n_classes, channels = len(classes or ()), train.shape[1]
+    print(f"{name}: {n_train} training images {train.shape[1:]}, {n_classes} classes "
           f"{classes}", flush=True)
 
-    t0 = time.time()
-    net = metrics.train_feature_net(train, train_labels, arch='conv', epochs=fn_epochs,
-                                    seed=args.seed, device=args.device)
-    print(f"feature net: {time.time() - t0:.0f}s, held-out accuracy "
-          f"{metrics.classifier_accuracy(net, test, load(args.dataset, n_test, args.seed + 1, size)[1]):.3f}",
-          flush=True)
+    net = None
+    if classes is not None:
+        t0 = time.time()
+        net = metrics.train_feature_net(train, train_labels, arch='conv', epochs=fn_epochs,
+                                        seed=args.seed, device=args.device, n_classes=n_classes)
+        print(f"feature net: {time.time() - t0:.0f}s, held-out accuracy "
+              f"{metrics.classifier_accuracy(net, test, test_labels):.3f}", flush=True)
 
     cond = n_classes if args.conditional else None
     # the conditional recipe of docs/gan.md: AC-GAN class head (weight 3) and averaged G
@@ -227,8 +267,10 @@ def main():
             print(f"  {k:24s} {v:.4f}")
         elif isinstance(v, list):
             print(f"  {k:24s} " + '  '.join(f"{c} {a:.3f}" for c, a in zip(classes, v)))
-    with open(os.path.join(out, f"{tag}_results.json"), 'w') as f:
-        json.dump(r, f, indent=1)
+    r.update(data=args.data or args.dataset, n_train=n_train, n_test=len(test),
+             wall_min=(time.time() - t0) / 60)
+    write_results(out, r, {'samples': fake} if fake_labels is None else
+                  {'samples': fake, 'labels': fake_labels})
 
     nrow = 10
     if cond:
@@ -243,7 +285,7 @@ def main():
     sg.viz.image_grid(train[:8 * nrow] if not cond else
                       np.concatenate([train[train_labels == k][:nrow] for k in range(n_classes)]),
                       nrow=nrow, path=os.path.join(out, f"{tag}_real.png"), title='training images')
-    nearest_figure(plt, fake, train, os.path.join(out, f"{tag}_nearest.png"))
+    nearest_figure(fake, train, os.path.join(out, f"{tag}_nearest.png"))
     sg.viz.training_curves(curves, path=os.path.join(out, f"{tag}_curves.png"), smooth=50)
     print(f"wrote {out}/{tag}_*.png")
 
