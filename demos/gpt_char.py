@@ -39,25 +39,13 @@ STDLIB_FILES = ('argparse.py', 'dataclasses.py', 'functools.py', 'statistics.py'
 MIN_CHARS = 1000     # a --data file must hold this many characters (10% is held out)
 
 
-def read_text(path, p):
-    """--data: the user's UTF-8 text, or a clear error (exit 2) naming the file."""
-    try:
-        with open(path, encoding='utf-8') as fh:
-            text = fh.read()
-    except FileNotFoundError:
-        p.error(f"--data: no file at {path!r}; expected a UTF-8 text file")
-    except (OSError, UnicodeDecodeError) as e:
-        p.error(f"--data: cannot read {path!r} as UTF-8 text ({e}); expected a UTF-8 text file")
-    if len(text) < MIN_CHARS:
-        p.error(f"--data: {path!r} holds {len(text)} characters; expected a UTF-8 text file of "
-                f"at least {MIN_CHARS:,}")
-    return text
-
-
 def load_corpus(path, p):
     """(train text, validation text, description): the last 10% of each file is held out."""
     if path:
-        texts = [read_text(path, p)]
+        try:
+            texts = [sg.data.load_text(path, min_chars=MIN_CHARS)]
+        except sg.data.DataFileError as e:
+            p.error(str(e))                   # exits 2 with the message (it names the file)
     else:
         folder = os.path.dirname(os.__file__)
         files = [os.path.join(folder, f) for f in STDLIB_FILES
