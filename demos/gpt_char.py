@@ -1,7 +1,7 @@
 """A character-level GPT language model, measured in nats per character against baselines.
 
     python demos/gpt_char.py                       # Python's own standard library as the text
-    python demos/gpt_char.py --path my_text.txt    # any UTF-8 text file
+    python demos/gpt_char.py --data my_text.txt    # any UTF-8 text file
     python demos/gpt_char.py --quick               # seconds; smoke run
 
 The default corpus is a few modules of the Python standard library (read from
@@ -12,7 +12,9 @@ Reported on the validation text, in nats per character (lower is better):
 uniform over the vocabulary (ln V), a unigram and a bigram model (character counts
 with add-alpha smoothing, alpha picked on a slice of the training text), and the GPT
 (every position of consecutive block_size windows). Prints samples, and writes
-gpt_char_loss.png (training and validation loss with the baselines).
+gpt_char_loss.png (training and validation loss with the baselines), every number
+printed in OUT/metrics.json and the generated text in OUT/samples.npz (``text``, and
+the token ids ``tokens_<i>`` of each prompt's continuation).
 Results and discussion: docs/transformer.md.
 """
 import math
@@ -21,35 +23,45 @@ import time
 
 import numpy as np
 
-from _common import parser, Progress, ensure_out
+from _common import Progress, ensure_out, parser, write_results
 
 import scratchgen as sg
 from scratchgen.data import CharTokenizer
-from scratchgen.models.gpt import GPT, GPTConfig, warmup_cosine
-from scratchgen.optim import clip_grad_norm_
+from scratchgen import nn
+from scratchgen.models.gpt import GPT, GPTConfig
+from scratchgen.optim import clip_grad_norm_, warmup_cosine
+from scratchgen.viz import moving_average, new_figure, save
 
 STDLIB_FILES = ('argparse.py', 'dataclasses.py', 'functools.py', 'statistics.py', 'random.py',
                 'fractions.py', 'calendar.py', 'textwrap.py', 'heapq.py', 'string.py')
 
 
-def load_corpus(path):
+MIN_CHARS = 1000     # a --data file must hold this many characters (10% is held out)
+
+
+def load_corpus(path, p):
     """(train text, validation text, description): the last 10% of each file is held out."""
     if path:
-        files = [path]
+        try:
+            texts = [sg.data.load_text(path, min_chars=MIN_CHARS)]
+        except sg.data.DataFileError as e:
+            p.error(str(e))                   # exits 2 with the message (it names the file)
     else:
         folder = os.path.dirname(os.__file__)
         files = [os.path.join(folder, f) for f in STDLIB_FILES
                  if os.path.exists(os.path.join(folder, f))]
         if not files:
-            raise SystemExit(f"no standard-library sources found in {folder}; pass --path")
+            raise SystemExit(f"no standard-library sources found in {folder}; pass --data")
+        texts = []
+        for f in files:
+            with open(f, encoding='utf-8', errors='replace') as fh:
+                texts.append(fh.read())
     train, val = [], []
-    for f in files:
-        with open(f, encoding='utf-8', errors='replace') as fh:
-            text = fh.read()
+    for text in texts:
         cut = int(len(text) * 0.9)
         train.append(text[:cut])
         val.append(text[cut:])
-    what = path or f"{len(files)} stdlib modules ({', '.join(os.path.basename(f) for f in files)})"
+    what = path or f"{len(texts)} stdlib modules ({', '.join(os.path.basename(f) for f in files)})"
     return '\n'.join(train), '\n'.join(val), what
 
 
@@ -86,22 +98,16 @@ def val_nats(model, val, block, device, batch=32):
     x_all = windows[:-1].reshape(n, block)
     y_all = windows[1:].reshape(n, block)
     total = 0.0
-    model.eval()
-    with sg.no_grad():
+    with nn.evaluating(model), sg.no_grad():
         for i in range(0, n, batch):
             x = sg.tensor(x_all[i:i + batch], device=device)
             y = sg.tensor(y_all[i:i + batch], device=device)
             total += model(x, y)[1].item() * len(x)
-    model.train()
     return total / n
 
 
 def loss_figure(steps, train_losses, evals, base, path, title):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from scratchgen.viz import moving_average
-    fig = Figure(figsize=(7, 4.2), layout='constrained')
-    FigureCanvasAgg(fig)
+    fig = new_figure(7, 4.2)
     ax = fig.subplots()
     s = np.arange(1, len(train_losses) + 1)
     ax.plot(s, train_losses, color='C0', alpha=0.25)
@@ -116,12 +122,13 @@ def loss_figure(steps, train_losses, evals, base, path, title):
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(title, fontsize=10)
-    fig.savefig(path, dpi=100)
+    save(fig, path)
 
 
 def main():
-    p = parser(__doc__.splitlines()[0], 'out/gpt_char')
-    p.add_argument('--path', default=None, help='a UTF-8 text file (default: stdlib sources)')
+    p = parser(__doc__.splitlines()[0], 'out/gpt_char',
+               data=f"a UTF-8 text file to model instead of the stdlib sources (at least "
+                    f"{MIN_CHARS:,} characters; the last 10%% is held out)")
     p.add_argument('--steps', type=int, default=None, help='training steps (default 2000)')
     p.add_argument('--batch-size', type=int, default=16)
     args = p.parse_args()
@@ -129,7 +136,7 @@ def main():
     sg.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
 
-    train_text, val_text, what = load_corpus(args.path)
+    train_text, val_text, what = load_corpus(args.data, p)
     if args.quick:
         train_text, val_text = train_text[:50_000], val_text[:5_000]
     tok = CharTokenizer().fit([train_text, val_text])
@@ -183,15 +190,23 @@ def main():
           f"{base['unigram']:.3f} | uniform {base['uniform']:.3f}   ({final / math.log(2):.3f} "
           f"bits/char; trained {train_time:.0f} s)")
     sg.manual_seed(args.seed)
-    for prompt in ('def ', 'class '):
+    samples = {}
+    for i, prompt in enumerate(('def ', 'class ')):
         ids = sg.tensor(np.array([tok.encode(prompt)]), device=args.device)
-        sample = model.generate(ids, 60 if args.quick else 400, temperature=0.8)
-        print(f"\n--- sample (prompt {prompt!r}, temperature 0.8) ---\n"
-              f"{tok.decode(sample.numpy()[0])}")
+        sample = model.generate(ids, 60 if args.quick else 400, temperature=0.8).numpy()[0]
+        samples[f'tokens_{i}'] = sample
+        samples.setdefault('text', []).append(tok.decode(sample))
+        print(f"\n--- sample (prompt {prompt!r}, temperature 0.8) ---\n{samples['text'][-1]}")
     loss_figure(steps, losses, evals, base, f"{out}/gpt_char_loss.png",
                 f"char-level GPT, {model.num_parameters():,} parameters (seed {args.seed}): "
                 f"validation {final:.3f} nats/char")
     print(f"\nfigure in {out}/")
+    write_results(out, dict(seed=args.seed, quick=args.quick, corpus=what, train_chars=len(train),
+                            val_chars=len(val), vocab=V, params=model.num_parameters(),
+                            steps=steps, train_time=train_time, val_nats=final,
+                            val_bits=final / math.log(2), baselines=base,
+                            val_curve=dict(step=evals[0], nats=evals[1])),
+                  {**samples, 'text': np.array(samples['text'])})
 
 
 if __name__ == '__main__':

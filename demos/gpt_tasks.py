@@ -12,20 +12,23 @@ characters only, then answers every test prompt by greedy decoding with its key/
 cache; a test problem counts only if the whole answer is right (exact match).
 
 Writes gpt_tasks_curves.png (training loss and test exact match per task) and
-gpt_attention_<task>.png (each layer's and head's attention for one test input).
+gpt_attention_<task>.png (each layer's and head's attention for one test input), every
+number printed in OUT/metrics.json, and the model's answers to all test prompts in
+OUT/samples.npz (token ids ``<task>_tokens``, text ``<task>_text``). No --data: the
+tasks are generated, and exact match needs their known answers.
 Results and discussion: docs/transformer.md.
 """
 import time
 
 import numpy as np
 
-from _common import parser, Progress, ensure_out
+from _common import Progress, ensure_out, parser, write_results
 
 import scratchgen as sg
 from scratchgen.data import addition_task, sort_task
-from scratchgen.models.gpt import GPT, GPTConfig, warmup_cosine
-from scratchgen.optim import clip_grad_norm_
-from scratchgen.viz import moving_average
+from scratchgen.models.gpt import GPT, GPTConfig
+from scratchgen.optim import clip_grad_norm_, warmup_cosine
+from scratchgen.viz import moving_average, new_figure, save
 
 # name -> (make the task, model size, training steps, quick steps)
 TASKS = {
@@ -39,15 +42,15 @@ TASKS = {
 
 
 def exact_match(model, task, split, device, limit=None):
-    """Fraction of ``split`` problems whose greedy answer is entirely right, and the
-    (prompt, model answer, true answer) triples."""
+    """Fraction of ``split`` problems whose greedy answer is entirely right, the first
+    8 (prompt, model answer, true answer) triples, and every output (prompt + answer ids)."""
     tokens = task.tokens(split)[:limit]
     P, A = task.prompt_length, task.length - task.prompt_length
     out = model.generate(sg.tensor(tokens[:, :P], device=device), A, greedy=True).numpy()
     right = (out[:, P:] == tokens[:, P:]).all(axis=1)
     dec = task.tokenizer.decode
     examples = [(dec(t[:P]), dec(o[P:]), dec(t[P:])) for t, o in zip(tokens[:8], out[:8])]
-    return float(right.mean()), examples
+    return float(right.mean()), examples, out
 
 
 def train(name, args, device):
@@ -81,29 +84,26 @@ def train(name, args, device):
         sched.step()
         losses.append(loss.item())
         if step % max(1, steps // 10) == 0 or step == steps:
-            acc, _ = exact_match(model, task, 'test', device, limit=300)
+            acc, _, _ = exact_match(model, task, 'test', device, limit=300)
             evals[0].append(step)
             evals[1].append(acc)
             progress(step, loss=float(np.mean(losses[-50:])), test_exact_300=acc)
     train_time = time.time() - t0
 
-    test_acc, examples = exact_match(model, task, 'test', device)
-    train_acc, _ = exact_match(model, task, 'train', device, limit=len(task.test))
+    test_acc, examples, outputs = exact_match(model, task, 'test', device)
+    train_acc, _, _ = exact_match(model, task, 'train', device, limit=len(task.test))
     print(f"{name}: test exact match {test_acc:.2%} ({len(task.test)} held-out problems), "
           f"train {train_acc:.2%}; trained in {train_time:.0f} s")
     for prompt, got, want in examples[:5]:
         print(f"   {prompt}{got}   {'ok' if got == want else 'WRONG, want ' + want}")
     return dict(name=name, task=task, model=model, losses=losses, evals=evals,
                 test_acc=test_acc, train_acc=train_acc, time=train_time, steps=steps,
-                params=model.num_parameters())
+                params=model.num_parameters(), outputs=outputs)
 
 
 def curves_figure(results, path, title):
     """One row per task: training loss (log scale) and test exact match over training."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    fig = Figure(figsize=(9, 2.6 * len(results) + 0.4), layout='constrained')
-    FigureCanvasAgg(fig)
+    fig = new_figure(9, 2.6 * len(results) + 0.4)
     axes = fig.subplots(len(results), 2, squeeze=False)
     for (ax_loss, ax_acc), r in zip(axes, results):
         loss = np.maximum(np.array(r['losses']), 1e-6)
@@ -123,21 +123,18 @@ def curves_figure(results, path, title):
             ax.set_xlabel('training step', fontsize=8)
             ax.grid(alpha=0.3)
     fig.suptitle(title, fontsize=10)
-    fig.savefig(path, dpi=100)
+    save(fig, path)
 
 
 def attention_figure(result, device, path):
     """Every layer's and head's attention weights for the first test problem."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
     task, model = result['task'], result['model']
     text = task.test[0]
     ids = sg.tensor(np.array([task.tokenizer.encode(text[:-1])]), device=device)
     maps = [w.numpy()[0] for w in model.attention_maps(ids)]     # n_layer x (H, T, T)
     L, H = len(maps), maps[0].shape[0]
     chars = list(text[:-1])
-    fig = Figure(figsize=(2.6 * H, 2.7 * L + 0.4), layout='constrained')
-    FigureCanvasAgg(fig)
+    fig = new_figure(2.6 * H, 2.7 * L + 0.4)
     axes = fig.subplots(L, H, squeeze=False)
     for layer in range(L):
         for head in range(H):
@@ -152,7 +149,7 @@ def attention_figure(result, device, path):
                 ax.set_xlabel('key (attended position)', fontsize=7)
     fig.suptitle(f"{result['name']}: attention weights for {text!r} "
                  f"(row t: where position t looks)", fontsize=10)
-    fig.savefig(path, dpi=100)
+    save(fig, path)
     return path
 
 
@@ -176,6 +173,13 @@ def main():
         print(f"{r['name']:<7} {r['params']:>8,} {r['steps']:>6} {r['time']:>10.0f}s "
               f"{r['train_acc']:>12.2%} {r['test_acc']:>11.2%}")
     print(f"figures in {out}/")
+    write_results(out, dict(seed=args.seed, batch_size=args.batch_size, quick=args.quick,
+                            tasks={r['name']: {k: r[k] for k in ('params', 'steps', 'time',
+                                                                 'train_acc', 'test_acc')}
+                                   for r in results}),
+                  {**{f"{r['name']}_tokens": r['outputs'] for r in results},
+                   **{f"{r['name']}_text": np.array([r['task'].tokenizer.decode(o)
+                                                     for o in r['outputs']]) for r in results}})
 
 
 if __name__ == '__main__':

@@ -4,14 +4,16 @@
     python demos/tour.py --quick
 
 What it shows: Tensors, the graph and backward(), an nn.Module trained with Adam, and
-gradcheck of the whole model in float64.
+gradcheck of the whole model in float64. The final MSE and the gradcheck verdict are in
+OUT/metrics.json. The data is a generated curve, so there is no --data.
 """
 import numpy as np
 
-from _common import parser, Progress, ensure_out
+from _common import Progress, ensure_out, parser, write_results
 
 import scratchgen as sg
 from scratchgen import nn
+from scratchgen.viz import new_figure, save
 
 
 def main():
@@ -49,13 +51,11 @@ def main():
     print(f"gradcheck of a 1-4-1 MLP's parameters in float64: {'passed' if ok else 'FAILED'}")
 
     # 4. figures
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
     grid = np.linspace(-1.5, 1.5, 200, dtype=np.float32)[:, None]
     with sg.no_grad():
         pred = model(sg.tensor(grid, device=args.device)).numpy()
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    fig = new_figure(9, 3.5)
+    axes = fig.subplots(1, 2)
     axes[0].scatter(x_host, y_host, s=6, alpha=0.5, label='data')
     axes[0].plot(grid, pred, 'r', lw=2, label='MLP')
     axes[0].plot(grid, np.sin(3 * grid), 'k--', lw=1, label='sin(3x)')
@@ -64,11 +64,12 @@ def main():
     axes[1].semilogy(losses)
     axes[1].set_xlabel('step')
     axes[1].set_title('training MSE')
-    fig.tight_layout()
     path = f"{out}/tour_fit.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save(fig, path)
     print(f"wrote {path}")
+    write_results(out, dict(seed=args.seed, quick=args.quick, steps=steps,
+                            final_train_mse=losses[-1], noise_variance=0.01,
+                            gradcheck_passed=bool(ok)))
 
 
 if __name__ == '__main__':

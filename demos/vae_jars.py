@@ -21,19 +21,25 @@ fitted to the training codes. Because every valid jar is render_jars(h, w) for s
 to the nearest of 5,751 jars rendered on a fine (h, w) grid. Decodes of the
 autoencoder's Gaussian land in the holes between its codes and come out as non-jars;
 the VAE's prior samples do not (vae_jars_holes.png). docs/vae.md has the numbers.
+
+Every number printed is in OUT/metrics.json; the decodes of the VAE's prior samples and
+of the autoencoder's Gaussian are in OUT/samples.npz. There is no --data: the demo
+measures what the latent space learned against the jars' true height and width and
+against render_jars, which a user's own images do not have (demos/vae_images.py
+takes --data).
 """
 import time
 
 import numpy as np
 
-from _common import parser, ensure_out
+from _common import Progress, ensure_out, parser, write_results
 
 import scratchgen as sg
 from scratchgen.data import jars, render_jars
 from scratchgen.data.images import JAR_HEIGHT_RANGE, JAR_WIDTH_RANGE
 from scratchgen.metrics import nearest_training_distance
-from scratchgen.models.vae import VAE, Autoencoder, VAEConfig, evaluate, fit
-from scratchgen.viz import make_grid, training_curves
+from scratchgen.models.vae import VAE, Autoencoder, VAEConfig
+from scratchgen.viz import make_grid, new_figure, save, training_curves
 
 NOT_A_JAR = 3.0     # L2 distance to the nearest valid jar above which an image is "not a jar"
 
@@ -65,29 +71,40 @@ def distance_to_nearest_jar(images):
 
 
 def train(model, x, steps, args, label):
+    """Adam on shuffled minibatches of 128 (the VAE's loss: −ELBO; the autoencoder's:
+    −log p(x|z)), nats per image. Returns the losses and the seconds taken."""
     n_params = sum(p.numel() for p in model.parameters())
     print(f"\n{label}: {len(x)} jars, {args.arch} networks ({n_params:,} parameters), "
           f"{steps} steps of batch 128")
-    t0 = time.time()
-    report = max(1, steps // 10)
-
-    def progress(step, loss):
-        if step % report == 0 or step == steps:
-            print(f"  step {step:>5}/{steps}  {time.time() - t0:6.1f}s  loss {loss:8.2f} nats/image",
-                  flush=True)
-    losses = fit(model, x, steps, batch_size=128, lr=1e-3, seed=args.seed, device=args.device,
-                 callback=progress)
-    seconds = time.time() - t0
+    loader = sg.data.DataLoader(sg.data.TensorDataset(x), batch_size=min(128, len(x)),
+                                shuffle=True, drop_last=True, seed=args.seed, device=args.device)
+    opt = sg.optim.Adam(model.parameters(), lr=1e-3)
+    progress, losses = Progress(steps, label=label, every=max(1, steps // 10)), []
+    while len(losses) < steps:
+        for (batch,) in loader:
+            loss = model.loss(batch)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+            progress(len(losses), loss=losses[-1])
+            if len(losses) == steps:
+                break
+    seconds = time.time() - progress.t0
     print(f"  trained in {seconds:.1f}s")
     return losses, seconds
 
 
-def _figure(width, height):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    fig = Figure(figsize=(width, height), layout='constrained')
-    FigureCanvasAgg(fig)
-    return fig
+def held_out_elbo(model, x, device):
+    """Test −ELBO and its two terms, nats per image (one z per image, exact KL)."""
+    totals = dict(neg_elbo=0.0, rec=0.0, kl=0.0)
+    with sg.no_grad():
+        for (batch,) in sg.data.DataLoader(sg.data.TensorDataset(x), batch_size=256, device=device):
+            terms = model.elbo(batch)
+            totals['neg_elbo'] -= terms.elbo.sum().item()
+            totals['rec'] -= terms.log_px_z.sum().item()
+            totals['kl'] += terms.kl.sum().item()
+    return {name: v / len(x) for name, v in totals.items()}
 
 
 def _show(ax, images, nrow, extent):
@@ -102,7 +119,7 @@ def latent_figure(model, mu, factors, r2, path, device, n=10, lim=2.5):
     z = np.stack(np.meshgrid(ticks, ticks[::-1]), -1).reshape(-1, 2)
     images = model.decode(sg.tensor(z, device=device)).numpy()
     box = max(lim + 0.5, float(np.percentile(np.abs(mu), 99.5)) + 0.2)
-    fig = _figure(17, 5.6)
+    fig = new_figure(17, 5.6)
     axes = fig.subplots(1, 3, width_ratios=[1, 1, 1.15])
     for ax, k, name in zip(axes, (0, 1), ('height', 'width')):
         sc = ax.scatter(mu[:, 0], mu[:, 1], c=factors[:, k], s=4, cmap='viridis')
@@ -121,7 +138,7 @@ def latent_figure(model, mu, factors, r2, path, device, n=10, lim=2.5):
     ax.set_xlabel('$z_1$')
     ax.set_ylabel('$z_2$')
     ax.set_title(f'decoded $z$ on a {n}x{n} grid over [-{lim}, {lim}]$^2$', fontsize=10)
-    fig.savefig(path, dpi=100)
+    save(fig, path)
     print(f"wrote {path}")
 
 
@@ -136,7 +153,7 @@ def traversal_figure(model, regression, path, device, n=7):
     z = np.linalg.solve(A.T, (hw - b).T).T.astype(np.float32)
     decoded = model.decode(sg.tensor(z, device=device)).numpy()
     truth = render_jars(hw[:, 0], hw[:, 1])
-    fig = _figure(12, 6.3)
+    fig = new_figure(12, 6.3)
     axes = fig.subplots(1, 2)
     for ax, images, title in ((axes[0], decoded, 'VAE: decoded from the latent point the\n'
                                'regression maps to (height, width)'),
@@ -147,7 +164,7 @@ def traversal_figure(model, regression, path, device, n=7):
         ax.set_xlabel('width (pixels)')
         ax.set_ylabel('height (pixels)')
         ax.set_title(title, fontsize=10)
-    fig.savefig(path, dpi=100)
+    save(fig, path)
     print(f"wrote {path}")
 
 
@@ -156,9 +173,9 @@ def holes_figure(models, x_train, x_test, f_test, path, device, seed, n=12, n_sa
     codes drawn from a Gaussian (the prior for the VAE; fitted to the codes for the
     autoencoder), with their distances to the nearest valid jar. Returns those stats."""
     rng = np.random.default_rng((seed, 4))
-    fig = _figure(16, 10.5)
+    fig = new_figure(16, 10.5)
     axes = fig.subplots(2, 3)
-    stats = {}
+    stats, decodes = {}, {}
     for row, (name, model) in enumerate(models.items()):
         c = codes(model, x_test, device)
         if name == 'VAE':          # the prior: what the VAE was trained to fill
@@ -173,6 +190,7 @@ def holes_figure(models, x_train, x_test, f_test, path, device, seed, n=12, n_sa
         dist = distance_to_nearest_jar(samples)
         stats[name] = dict(how=how.replace('$', '').replace('\\sim', '~'), mean=dist.mean(),
                            median=np.median(dist), off=(dist > NOT_A_JAR).mean())
+        decodes[name] = samples
         ax = axes[row, 0]
         sc = ax.scatter(c[:, 0], c[:, 1], c=f_test[:, 0], s=3, cmap='viridis')
         fig.colorbar(sc, ax=ax, shrink=0.8, label='true height (pixels)')
@@ -196,9 +214,9 @@ def holes_figure(models, x_train, x_test, f_test, path, device, seed, n=12, n_sa
         for ax in axes[row, 1:]:
             ax.set_axis_off()
             ax.set_aspect('equal')
-    fig.savefig(path, dpi=100)
+    save(fig, path)
     print(f"wrote {path}")
-    return stats
+    return stats, decodes
 
 
 def _rectangle(lo, hi):
@@ -226,7 +244,7 @@ def main():
                        channels=(16, 32, 64), likelihood='bernoulli')
     vae = VAE(config).to(args.device)
     losses, t_vae = train(vae, x_train, steps, args, 'VAE, 2-D latent')
-    metrics = evaluate(vae, x_test, k=0, device=args.device)
+    metrics = held_out_elbo(vae, x_test, args.device)
     n_fit = min(5000, n_train)
     regression, r2 = least_squares(codes(vae, x_train[:n_fit], args.device),
                                    f_train[:n_fit].astype(np.float64),
@@ -249,7 +267,7 @@ def main():
 
     ae = Autoencoder(config).to(args.device)
     _, t_ae = train(ae, x_train, steps, args, 'Autoencoder, 2-D code')
-    stats = holes_figure({'autoencoder': ae, 'VAE': vae}, x_train, x_test, f_test,
+    stats, decodes = holes_figure({'autoencoder': ae, 'VAE': vae}, x_train, x_test, f_test,
                          f"{out}/vae_jars_holes.png", args.device, args.seed)
     real = distance_to_nearest_jar(x_test[:400])
     print(f"\ndistance to the nearest valid jar (L2 over 32x32 pixels in [0, 1]); held-out real "
@@ -258,8 +276,14 @@ def main():
         print(f"  {name:<12} decodes of the {st['how']:<28} mean {st['mean']:.2f}  median "
               f"{st['median']:.2f}  not a jar (> {NOT_A_JAR:g}): {100 * st['off']:.1f}%;  "
               f"of the grid over the box: {100 * st['grid_off']:.1f}%")
+    seconds = time.time() - t_start
     print(f"\ntraining time: VAE {t_vae:.0f} s, autoencoder {t_ae:.0f} s; whole demo "
-          f"{time.time() - t_start:.0f} s (seed {args.seed}, {args.arch})")
+          f"{seconds:.0f} s (seed {args.seed}, {args.arch})")
+    write_results(out, dict(seed=args.seed, arch=args.arch, quick=args.quick, steps=steps,
+                            held_out_elbo=metrics, r2=dict(height=r2[0], width=r2[1]),
+                            real_jar_distance=real.mean(), decodes=stats,
+                            seconds=dict(vae=t_vae, autoencoder=t_ae, demo=seconds)),
+                  {'vae_prior': decodes['VAE'], 'autoencoder_gaussian': decodes['autoencoder']})
 
 
 if __name__ == '__main__':

@@ -1,24 +1,49 @@
-"""Every demo runs end to end with --quick and writes at least one PNG."""
+"""Every demo runs end to end with --quick, writes at least one PNG and OUT/metrics.json
+(and OUT/samples.npz when it generates); the demos that train on data take --data PATH
+and refuse a bad file with a message that names it."""
+import json
 import os
 import pathlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import scratchgen as sg
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DEMOS = sorted(p for p in (ROOT / 'demos').glob('*.py') if not p.name.startswith('_'))
+NO_SAMPLES = {'data_gallery', 'tour'}       # they generate nothing: no OUT/samples.npz
+ADOPT_LATER = {'gan_toy2d', 'dcgan_images'}
+
+
+def _run(demo, out_dir, *extra):
+    env = dict(os.environ, MPLBACKEND='Agg')
+    return subprocess.run([sys.executable, str(demo), '--quick', '--out', str(out_dir), *extra],
+                          capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
 
 
 def _run_quick(demo, out_dir, *extra):
     """Run ``demo --quick --out out_dir *extra``; return its stdout (fails on an error)."""
-    env = dict(os.environ, MPLBACKEND='Agg')
-    out = subprocess.run([sys.executable, str(demo), '--quick', '--out', str(out_dir), *extra],
-                         capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
+    out = _run(demo, out_dir, *extra)
     assert out.returncode == 0, f"{demo.name} failed:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}"
     return out.stdout
+
+
+def _check_results(demo, out_dir):
+    """OUT/metrics.json: a non-empty JSON object; OUT/samples.npz: non-empty arrays."""
+    path = out_dir / 'metrics.json'
+    if demo.stem in ADOPT_LATER and not path.exists():
+        pytest.xfail('adopts write_results in its own change')
+    assert path.exists(), f"{demo.name} wrote no metrics.json into --out"
+    metrics = json.loads(path.read_text())
+    assert isinstance(metrics, dict) and metrics, f"{demo.name}: metrics.json is empty"
+    if demo.stem not in NO_SAMPLES:
+        assert (out_dir / 'samples.npz').exists(), f"{demo.name} wrote no samples.npz"
+        with np.load(out_dir / 'samples.npz', allow_pickle=False) as f:
+            assert f.files and all(f[k].size for k in f.files)
+    return metrics
 
 
 @pytest.mark.parametrize('demo', DEMOS, ids=lambda p: p.stem)
@@ -28,6 +53,45 @@ def test_demo_quick(demo, tmp_path):
     assert pngs, f"{demo.name} wrote no PNG into --out"
     for png in pngs:
         assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    _check_results(demo, tmp_path)
+
+
+def _images(path):
+    rng = np.random.default_rng(0)
+    np.savez(path, images=rng.uniform(0, 1, (120, 8, 8)).astype(np.float32))
+
+
+def _text(path):
+    path.write_text('the quick brown fox jumps over the lazy dog; ' * 50, encoding='utf-8')
+
+
+def _rows(path):
+    np.save(path, np.random.default_rng(0).integers(0, 3, (100, 4)))
+
+
+# demo -> (file name, write a good file, write a bad file)
+DATA_DEMOS = {
+    'vae_images': ('imgs.npz', _images,
+                   lambda p: np.savez(p, pictures=np.zeros((120, 8, 8)))),
+    'gpt_char': ('corpus.txt', _text, lambda p: p.write_bytes(b'\xff\xfe not utf-8 ' * 200)),
+    'naive_bayes_avatars': ('rows.npy', _rows, lambda p: np.save(p, np.zeros((100, 4)))),
+}
+
+
+@pytest.mark.parametrize('name', list(DATA_DEMOS))
+def test_demo_data_file(name, tmp_path):
+    """--quick --data on a tiny file the test writes: runs and writes its results; a bad
+    file: non-zero exit, and the message names the file."""
+    demo = ROOT / 'demos' / f'{name}.py'
+    filename, good, bad = DATA_DEMOS[name]
+    good(tmp_path / filename)
+    _run_quick(demo, tmp_path / 'out', '--data', str(tmp_path / filename))
+    metrics = _check_results(demo, tmp_path / 'out')
+    assert str(tmp_path / filename) in json.dumps(metrics)     # it says which data it used
+    bad(tmp_path / f'bad_{filename}')
+    out = _run(demo, tmp_path / 'bad_out', '--data', str(tmp_path / f'bad_{filename}'))
+    assert out.returncode != 0
+    assert f'bad_{filename}' in out.stderr and 'Traceback' not in out.stderr, out.stderr[-2000:]
 
 
 def test_dcgan_conditional_quick(tmp_path):

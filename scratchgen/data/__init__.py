@@ -15,7 +15,8 @@ reproducible draw, a NumPy Generator, or None for the global host generator that
     mnist.py     mnist(), fashion_mnist(), digits()
     text.py      CharTokenizer
     tasks.py     addition_task, sort_task
-    files.py     load_points, load_images: a user's own data (the demos' --data)
+    files.py     load_points, load_images, load_categories, load_text: a user's own
+                 data (the demos' --data)
 
 ``sg.data.avatars``, ``sg.data.toy2d`` and ``sg.data.mnist`` are the functions; their
 modules' other contents are reachable as ``from scratchgen.data.avatars import SHAPE``.
@@ -35,7 +36,7 @@ from .idx import read_idx, write_idx
 from .mnist import mnist, fashion_mnist, digits, data_dir, DatasetUnavailableError
 from .text import CharTokenizer
 from .tasks import SequenceTask, addition_task, sort_task
-from .files import load_points, load_images, DataFileError
+from .files import load_points, load_images, load_categories, load_text, DataFileError
 
 __all__ = [
     'Dataset', 'TensorDataset', 'Subset', 'random_split', 'DataLoader', 'collate',
@@ -46,5 +47,5 @@ __all__ = [
     'render_jars', 'shapes', 'render_shapes', 'ShapesData', 'SHAPE_CLASSES', 'SHAPE_COLOURS',
     'read_idx', 'write_idx', 'mnist', 'fashion_mnist', 'digits', 'data_dir',
     'DatasetUnavailableError', 'CharTokenizer', 'SequenceTask', 'addition_task', 'sort_task',
-    'load_points', 'load_images', 'DataFileError',
+    'load_points', 'load_images', 'load_categories', 'load_text', 'DataFileError',
 ]

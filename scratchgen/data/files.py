@@ -4,12 +4,14 @@ file, what it holds and the shape that was expected.
     load_points(path, dim=2)   a .npy (or .npz with ``points``) of shape (N, dim)
     load_images(path)          a .npz with ``images`` (N, H, W) or (N, C, H, W) in [0, 1]
                                and optional integer ``labels`` (N,)
+    load_categories(path)      a .npy of integer category indices (N, d), one row per sample
+    load_text(path)            a UTF-8 text file
 """
 import os
 
 import numpy as np
 
-__all__ = ['load_points', 'load_images', 'DataFileError']
+__all__ = ['load_points', 'load_images', 'load_categories', 'load_text', 'DataFileError']
 
 
 class DataFileError(ValueError):
@@ -86,3 +88,38 @@ def load_images(path):
         labels = labels.astype(np.int64)
     return x, labels
 
+
+def load_categories(path):
+    """Category indices int64 (N, d) from a .npy: row i is sample i, column k its value of
+    feature k, a non-negative integer (0 .. d_k - 1)."""
+    who, expected = 'load_categories', "a .npy of non-negative integers of shape (N, d), N >= 2"
+    a = _open(path, who, expected)
+    if isinstance(a, np.lib.npyio.NpzFile):
+        a.close()
+        raise DataFileError(f"{who}: {path!r} is a .npz archive; expected {expected}")
+    if a.ndim != 2 or len(a) < 2 or a.shape[1] < 1:
+        raise DataFileError(f"{who}: {path!r} holds an array of shape {a.shape}; expected {expected}")
+    if a.dtype.kind not in 'iu':
+        raise DataFileError(f"{who}: {path!r} holds dtype {a.dtype}; expected {expected}")
+    if a.min() < 0:
+        i, j = (int(v) for v in np.argwhere(a < 0)[0])
+        raise DataFileError(f"{who}: {path!r}[{i}, {j}] = {a[i, j]} is negative; expected {expected}")
+    return a.astype(np.int64)
+
+
+def load_text(path, min_chars=1):
+    """The contents of a UTF-8 text file, at least ``min_chars`` characters long."""
+    who, expected = 'load_text', "a UTF-8 text file"
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise DataFileError(f"{who}: no file at {path!r}; expected {expected}")
+    try:
+        with open(path, encoding='utf-8') as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataFileError(f"{who}: cannot read {path!r} as UTF-8 text ({e}); "
+                            f"expected {expected}") from None
+    if len(text) < min_chars:
+        raise DataFileError(f"{who}: {path!r} holds {len(text)} characters; expected {expected} "
+                            f"of at least {min_chars:,}")
+    return text

@@ -13,7 +13,7 @@ divided by its length. Generation samples one token at a time from that distribu
 Structure (shapes for a batch of B sequences of T tokens, C = n_embd, H heads of
 D = C / H features):
 
-    h = wte[idx] + position(T)                      (B, T, C)
+    h = wte[idx] + wpe[0..T-1]                      (B, T, C) token + position
     for each of n_layer blocks (pre-LayerNorm, residual):
         h = h + Attention(LN(h))                    causal multi-head self-attention
         h = h + MLP(LN(h))                          C -> 4C -> GELU -> C
@@ -24,13 +24,13 @@ Attention, step by step, the shapes and the code: docs/transformer.md.
 import math
 from dataclasses import dataclass
 
-from .. import backend
+from .. import backend, checks
 from .. import functional as F
 from .. import nn, optim
 from ..autograd import Tensor, no_grad
 from ..nn import functional as nnF
 
-__all__ = ['GPTConfig', 'GPT', 'CausalSelfAttention', 'MLP', 'Block', 'warmup_cosine']
+__all__ = ['GPTConfig', 'GPT', 'CausalSelfAttention', 'MLP', 'Block']
 
 
 # ----------------------------------------------------------------------------- config
@@ -49,17 +49,13 @@ class GPTConfig:
 
     def __post_init__(self):
         for name in ('vocab_size', 'block_size', 'n_layer', 'n_head', 'n_embd'):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"GPTConfig: {name} must be a positive int, got {v!r}")
+            setattr(self, name, checks.positive_int(getattr(self, name), name, 'GPTConfig'))
         if self.n_embd % self.n_head:
             raise ValueError(f"GPTConfig: n_embd ({self.n_embd}) must be divisible by n_head "
                              f"({self.n_head}) so that every head gets n_embd / n_head features")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"GPTConfig: dropout must be in [0, 1), got {self.dropout!r}")
-        if self.positional not in ('learned', 'sinusoidal'):
-            raise ValueError(f"GPTConfig: positional must be 'learned' or 'sinusoidal', "
-                             f"got {self.positional!r}")
+        self.dropout = checks.number(self.dropout, 'dropout', 'GPTConfig', low=0, high=1,
+                                     high_open=True)
+        checks.one_of(self.positional, ('learned', 'sinusoidal'), 'positional', 'GPTConfig')
 
 
 # ----------------------------------------------------------------------------- layers
@@ -90,7 +86,7 @@ class CausalSelfAttention(nn.Module):
         # (B, T, 3, H, D) -> (3, B, H, T, D), copied once into one block so that each
         # head's q, k and v are plain contiguous matrices for the batched matmuls
         qkv = qkv.reshape(B, T, 3, H, D).permute(2, 0, 3, 1, 4).contiguous()
-        q, k, v = (t.squeeze(0) for t in F.split(qkv, 1, dim=0))   # (B, H, T, D) each
+        q, k, v = qkv[0], qkv[1], qkv[2]                         # (B, H, T, D) each
         if cache is not None:
             k, v = cache.update(k, v)                            # (B, H, S, D), S = past + T
         S = k.shape[2]
@@ -210,7 +206,9 @@ class GPT(nn.Module):
             raise ValueError(f"GPT.forward: kv_cache has {len(kv_cache)} entries for "
                              f"{len(self.blocks)} layers; use model.new_cache()")
 
-        x = self.drop(self.wpe(self.wte(idx), offset))       # (B, T, C)
+        tok_emb = self.wte(idx)                              # (B, T, C) token embeddings
+        pos_emb = self.wpe.encoding(T, offset)               # (T, C) positions offset..
+        x = self.drop(tok_emb + pos_emb)                     # (B, T, C)
         for i, block in enumerate(self.blocks):
             x = block(x, None if kv_cache is None else kv_cache[i], attention_weights)
         x = self.ln_f(x)
@@ -244,13 +242,9 @@ class GPT(nn.Module):
     def attention_maps(self, idx):
         """The attention weights of every layer for one input: a list of n_layer
         Tensors (B, H, T, T) (row t: how much position t attends to each position)."""
-        was_training = self.training
-        self.eval()
         weights = []
-        try:
+        with nn.evaluating(self):
             self(idx, attention_weights=weights)
-        finally:
-            self.train(was_training)
         return weights
 
     # ------------------------------------------------------------------ generation
@@ -272,21 +266,14 @@ class GPT(nn.Module):
         if not isinstance(idx, Tensor) or idx.ndim != 2 or idx.dtype.kind not in 'iu':
             raise ValueError(f"GPT.generate: idx must be a (B, T) integer Tensor, got "
                              f"{getattr(idx, 'shape', type(idx).__name__)}")
-        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) \
-                or max_new_tokens < 0:
-            raise ValueError(f"GPT.generate: max_new_tokens must be a non-negative int, "
-                             f"got {max_new_tokens!r}")
+        checks.nonnegative_int(max_new_tokens, 'max_new_tokens', 'GPT.generate')
         if not greedy and not temperature > 0:
             raise ValueError(f"GPT.generate: temperature must be > 0, got {temperature!r} "
                              "(use greedy=True for the most likely token)")
-        if top_k is not None and not 1 <= top_k:
-            raise ValueError(f"GPT.generate: top_k must be a positive int, got {top_k!r}")
-        was_training = self.training
-        self.eval()
-        try:
+        if top_k is not None:
+            checks.positive_int(top_k, 'top_k', 'GPT.generate')
+        with nn.evaluating(self):
             return self._generate(idx, max_new_tokens, temperature, top_k, greedy, use_cache)
-        finally:
-            self.train(was_training)
 
     def _generate(self, idx, max_new_tokens, temperature, top_k, greedy, use_cache):
         block = self.config.block_size
@@ -316,23 +303,6 @@ class GPT(nn.Module):
         if top_k is not None and top_k < logits.shape[-1]:
             kth = xp.partition(logits, -top_k, axis=-1)[:, -top_k, None]   # k-th largest
             logits = xp.where(logits < kth, -math.inf, logits)
-        p = xp.exp(logits - logits.max(axis=-1, keepdims=True))
-        cdf = xp.cumsum(p, axis=-1)
-        # inverse-CDF sampling with the seeded generator on the logits' device
-        u = backend.rand((logits.shape[0], 1), dtype=cdf.dtype,
-                         device=backend.device_of(logits)) * cdf[:, -1:]
-        nxt = (cdf <= u).sum(axis=-1, keepdims=True)
-        return xp.minimum(nxt, logits.shape[-1] - 1)
+        p = xp.exp(logits - logits.max(axis=-1, keepdims=True))   # softmax, unnormalised
+        return backend.sample_categorical(p).reshape(-1, 1)
 
-
-def warmup_cosine(optimizer, warmup_steps, total_steps, min_lr_ratio=0.1):
-    """The usual transformer schedule: the learning rate rises linearly from ~0 over
-    ``warmup_steps``, then follows a half cosine down to ``min_lr_ratio`` times the
-    peak at ``total_steps``. Call ``.step()`` after each optimizer step."""
-    L = optim.lr_scheduler
-    warmup_steps = max(1, int(warmup_steps))
-    decay_steps = max(1, int(total_steps) - warmup_steps)
-    base = optimizer.param_groups[0]['lr']
-    warm = L.LinearWarmup(optimizer, warmup_steps, start_factor=1.0 / warmup_steps)
-    cos = L.CosineAnnealingLR(optimizer, T_max=decay_steps, eta_min=base * min_lr_ratio)
-    return L.SequentialLR(optimizer, [warm, cos], milestones=[warmup_steps])

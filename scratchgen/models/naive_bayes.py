@@ -24,49 +24,17 @@ import math
 
 import numpy as np       # host-side counting only; device math uses the input's xp
 
-from .. import backend
-from ..autograd import Tensor, randint, randn
+from .. import backend, checks
+from ..autograd import Tensor, randn
+from ..autograd.creation import host_array
 
 __all__ = ['FullJointCategorical', 'CategoricalNaiveBayes', 'PixelNaiveBayes']
 
 
 # ----------------------------------------------------------------------------- helpers
-def _check_alpha(alpha, who):
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(alpha) or alpha < 0:
-        raise ValueError(f"{who}: alpha must be a finite number >= 0, got {alpha!r}")
-    return float(alpha)
-
-
-def _check_n(n, who):
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"{who}: n must be a non-negative int, got {n!r}")
-    return int(n)
-
-
-def _check_n_categories(n_categories, who):
-    if n_categories is None:
-        return None
-    sizes = tuple(n_categories) if isinstance(n_categories, (tuple, list)) else None
-    if not sizes or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool)
-                            and s >= 1 for s in sizes):
-        raise ValueError(f"{who}: n_categories must be a non-empty tuple of positive ints "
-                         f"(values per feature), got {n_categories!r}")
-    return tuple(int(s) for s in sizes)
-
-
-def _to_host(x):
-    """Host NumPy array from a Tensor (explicit device->host copy) or host data."""
-    if isinstance(x, Tensor):
-        return x.numpy()
-    if backend.is_array(x) and backend.device_of(x) != 'cpu':
-        return backend.to_host(x)
-    return np.asarray(x)
-
-
 def _host_indices(X, who, sizes=None, name='X'):
     """Integer feature indices (N, d) on the host, checked against ``sizes``."""
-    X = _to_host(X)
+    X = host_array(X, who=f"{who}: {name}")
     if X.ndim != 2:
         raise ValueError(f"{who}: {name} must be a 2-D array (samples, features) of "
                          f"category indices, got shape {X.shape}")
@@ -118,35 +86,6 @@ def _host_log(p):
         return np.log(p)                      # log 0 = -inf: impossible under the model
 
 
-def _cdf_rows(probs):
-    """Cumulative sums of each row of (R, K) probabilities, last column exactly 1."""
-    cdf = np.cumsum(probs, axis=-1)
-    cdf /= cdf[..., -1:]
-    cdf[..., -1] = 1.0
-    return cdf
-
-
-def _draw_rows(cdf, rows):
-    """One draw from row ``rows[...]`` of a table of CDFs (R, K) -> indices, rows' shape.
-
-    Inverse-CDF sampling, every draw in one ``searchsorted``: row r's CDF is shifted to
-    [r, r + 1], so the rows laid end to end are one sorted array, and the uniform u of a
-    draw from row r is looked up as r + u. A draw is the number of CDF entries <= u
-    (zero-probability categories, whose entries repeat the previous one, are never
-    picked). u carries 32 random bits, so r + u is exact in float64 and stays below the
-    row's last entry r + 1: the index never runs past the row.
-    """
-    xp = backend.xp_of(cdf)
-    R, K = cdf.shape
-    assert R < 2 ** 20, "row offsets must stay exact in float64"
-    u = randint(0, 2 ** 32, rows.shape, device=backend.device_of(cdf)).data
-    u = u.astype(np.float64) * (2.0 ** -32)
-    offset = xp.arange(R, dtype=np.float64)[:, None]
-    flat = (cdf + offset).reshape(-1)
-    hits = xp.searchsorted(flat, rows.astype(np.float64) + u, side='right')
-    return hits - rows * K
-
-
 class _DeviceTables:
     """Host parameter arrays copied to a device once, on first use there."""
 
@@ -174,8 +113,9 @@ class FullJointCategorical:
     """
 
     def __init__(self, alpha=0.0, n_categories=None):
-        self.alpha = _check_alpha(alpha, 'FullJointCategorical')
-        self.n_categories = _check_n_categories(n_categories, 'FullJointCategorical')
+        self.alpha = checks.number(alpha, 'alpha', 'FullJointCategorical', low=0)
+        self.n_categories = None if n_categories is None else \
+            checks.int_tuple(n_categories, 'n_categories', 'FullJointCategorical')
         self.counts_ = self.probs_ = None
 
     def fit(self, X):
@@ -188,8 +128,10 @@ class FullJointCategorical:
         cells = np.ravel_multi_index(tuple(X.T), sizes)
         self.counts_ = np.bincount(cells, minlength=K).reshape(sizes)
         self.probs_ = (self.counts_ + self.alpha) / (N + K * self.alpha)
-        self._tables = _DeviceTables(log_probs=_host_log(self.probs_).reshape(-1),
-                                     cdf=_cdf_rows(self.probs_.reshape(1, -1)))
+        # p(x_1..x_k), the table summed over the later features, for k = 1..d
+        marginals = {f'marginal{k}': self.probs_.sum(axis=tuple(range(k + 1, len(sizes))))
+                     for k in range(len(sizes))}
+        self._tables = _DeviceTables(log_probs=_host_log(self.probs_).reshape(-1), **marginals)
         return self
 
     def _check_fitted(self, who):
@@ -212,15 +154,21 @@ class FullJointCategorical:
         return Tensor(table[cell].astype(backend.get_default_dtype()))
 
     def sample(self, n, device=None):
-        """n combinations drawn from the table: an int64 Tensor (n, d) on ``device``."""
+        """n combinations drawn from the table: an int64 Tensor (n, d) on ``device``.
+
+        One feature at a time, by the chain rule p(x) = prod_k p(x_k | x_1..x_{k-1}):
+        x_k is drawn with weights p(x_1..x_{k-1}, x_k) (a row of the marginal table), so
+        no draw ever touches all K cells at once."""
         who = 'FullJointCategorical.sample'
         self._check_fitted(who)
-        n, device = _check_n(n, who), backend.canonical_device(device)
+        n, device = checks.nonnegative_int(n, 'n', who), backend.canonical_device(device)
         xp = backend.array_module(device)
-        cdf = self._tables.get('cdf', device)
-        cell = _draw_rows(cdf, xp.zeros((n,), dtype=np.int64))
-        X = xp.stack(xp.unravel_index(cell, self.n_categories), axis=1)
-        return Tensor(X.astype(np.int64))
+        X = []
+        for k, d_k in enumerate(self.n_categories):
+            marginal = self._tables.get(f'marginal{k}', device)         # shape (d_1..d_k)
+            weights = marginal[tuple(X)] if X else xp.broadcast_to(marginal, (n, d_k))
+            X.append(backend.sample_categorical(weights))               # (n,)
+        return Tensor(xp.stack(X, axis=1).astype(np.int64))
 
     def n_free_parameters(self):
         """K - 1: the cell probabilities, less one because they sum to 1."""
@@ -245,8 +193,9 @@ class CategoricalNaiveBayes:
     """
 
     def __init__(self, alpha=1.0, n_categories=None):
-        self.alpha = _check_alpha(alpha, 'CategoricalNaiveBayes')
-        self.n_categories = _check_n_categories(n_categories, 'CategoricalNaiveBayes')
+        self.alpha = checks.number(alpha, 'alpha', 'CategoricalNaiveBayes', low=0)
+        self.n_categories = None if n_categories is None else \
+            checks.int_tuple(n_categories, 'n_categories', 'CategoricalNaiveBayes')
         self.labelled = False
         self.feature_probs_ = self.class_prior_ = None
 
@@ -264,7 +213,7 @@ class CategoricalNaiveBayes:
         if y is None:
             y, C = np.zeros(N, dtype=np.int64), 1
         else:
-            y = _to_host(y)
+            y = host_array(y, who=f"{who}: y")
             if y.dtype == np.bool_:                  # two classes: False = 0, True = 1
                 y = y.astype(np.int64)
             if y.ndim != 1 or len(y) != N:
@@ -297,8 +246,7 @@ class CategoricalNaiveBayes:
         self.n_classes = C
         log_theta = np.where(valid, _host_log(theta), -np.inf)
         self._tables = _DeviceTables(log_theta=log_theta, log_prior=_host_log(prior),
-                                     cdf=_cdf_rows(theta.reshape(C * d, Kmax)),
-                                     prior_cdf=_cdf_rows(prior.reshape(1, C)))
+                                     theta=theta, prior=prior)
         return self
 
     def _check_fitted(self, who):
@@ -347,20 +295,19 @@ class CategoricalNaiveBayes:
         n, or n labels); ``return_labels=True`` returns (X, y)."""
         who = 'CategoricalNaiveBayes.sample'
         self._check_fitted(who)
-        n, device = _check_n(n, who), backend.canonical_device(device)
+        n, device = checks.nonnegative_int(n, 'n', who), backend.canonical_device(device)
         xp = backend.array_module(device)
         if y is None:
-            prior_cdf = self._tables.get('prior_cdf', device)
-            y = _draw_rows(prior_cdf, xp.zeros((n,), dtype=np.int64))
+            prior = self._tables.get('prior', device)                    # (C,)
+            y = backend.sample_categorical(xp.broadcast_to(prior, (n, self.n_classes)))
         else:
             if not self.labelled:
                 raise RuntimeError(f"{who}: y= needs a model fitted with labels, fit(X, y)")
             if isinstance(y, (int, np.integer)) and not isinstance(y, bool):
                 y = xp.full((n,), int(y), dtype=np.int64)
             y = self._device_labels(y, n, who, device)
-        d = len(self.n_categories)
-        rows = y[:, None] * d + xp.arange(d)                           # row (c, k) of the cdf
-        X = Tensor(_draw_rows(self._tables.get('cdf', device), rows).astype(np.int64))
+        theta = self._tables.get('theta', device)[y]                    # (n, d, Kmax)
+        X = Tensor(backend.sample_categorical(theta))                   # padding: weight 0
         return (X, Tensor(y.astype(np.int64))) if return_labels else X
 
     def _device_labels(self, y, n, who, device):
@@ -422,19 +369,17 @@ class PixelNaiveBayes:
 
     def __init__(self, kind='categorical', levels=4, alpha=1.0, min_std=0.01):
         who = 'PixelNaiveBayes'
-        if kind not in ('categorical', 'gaussian'):
-            raise ValueError(f"{who}: kind must be 'categorical' or 'gaussian', got {kind!r}")
-        if isinstance(levels, bool) or not isinstance(levels, (int, np.integer)) or levels < 2:
-            raise ValueError(f"{who}: levels must be an int >= 2, got {levels!r}")
-        if not min_std > 0:
-            raise ValueError(f"{who}: min_std must be > 0, got {min_std!r}")
-        self.kind, self.levels, self.min_std = kind, int(levels), float(min_std)
-        self.alpha = _check_alpha(alpha, who)
+        self.kind = checks.one_of(kind, ('categorical', 'gaussian'), 'kind', who)
+        self.levels = checks.int_at_least(levels, 2, 'levels', who)
+        self.min_std = checks.number(min_std, 'min_std', who, low=0, low_open=True)
+        self.alpha = checks.number(alpha, 'alpha', who, low=0)
         self.image_shape = None
 
     def _check_images(self, images, who, host):
-        x = _to_host(images) if host else (images if isinstance(images, Tensor)
-                                           else Tensor(backend.asarray(np.asarray(images))))
+        if host:
+            x = host_array(images, who=f"{who}: images")
+        else:
+            x = images if isinstance(images, Tensor) else Tensor(backend.asarray(np.asarray(images)))
         shape = tuple(x.shape)
         if len(shape) != 4:
             raise ValueError(f"{who}: expected images (N, C, H, W), got shape {shape}")
@@ -479,8 +424,7 @@ class PixelNaiveBayes:
             flat = np.arange(P) * K + colours
             counts = np.bincount(flat.ravel(), minlength=P * K).reshape(P, K)
             self.probs_ = (counts + self.alpha) / (len(x) + K * self.alpha)   # (P, K)
-            self._tables = _DeviceTables(log_probs=_host_log(self.probs_),
-                                         cdf=_cdf_rows(self.probs_),
+            self._tables = _DeviceTables(log_probs=_host_log(self.probs_), probs=self.probs_,
                                          colours=self._colour_values())
         else:
             self.mean_ = x.mean(0)
@@ -516,12 +460,12 @@ class PixelNaiveBayes:
         Gaussian samples are not clipped to [0, 1] (they are the model's samples)."""
         who = 'PixelNaiveBayes.sample'
         self._check_fitted(who)
-        n, device = _check_n(n, who), backend.canonical_device(device)
+        n, device = checks.nonnegative_int(n, 'n', who), backend.canonical_device(device)
         xp = backend.array_module(device)
         C, H, W = self.image_shape
         if self.kind == 'categorical':
-            rows = xp.zeros((n, 1), dtype=np.int64) + xp.arange(H * W)   # pixel p: row p
-            colours = _draw_rows(self._tables.get('cdf', device), rows)  # (n, P)
+            probs = self._tables.get('probs', device)                    # (P, K)
+            colours = backend.sample_categorical(xp.broadcast_to(probs, (n,) + probs.shape))
             rgb = self._tables.get('colours', device)[colours]           # (n, P, C)
             out = rgb.reshape(n, H, W, C).transpose(0, 3, 1, 2)
         else:

@@ -20,21 +20,20 @@ with E[L_1] = ELBO ≤ E[L_k] ≤ E[L_{k+1}] → log p_θ(x). The derivation, wh
 computes which term, and measured results: docs/vae.md.
 
 ``VAEConfig`` picks the networks: an MLP on flattened x (2-D points or images) or
-stride-2 convolutions (images), and the decoder likelihood. ``fit`` and ``evaluate``
-are the small training and evaluation loops the demos, tests and benchmark share.
+stride-2 convolutions (images), and the decoder likelihood. Training is
+``loss = vae.loss(batch); loss.backward(); opt.step()``, written out in the demos
+(demos/vae_jars.py, demos/vae_images.py).
 """
 import math
 from collections import namedtuple
 from dataclasses import dataclass, asdict
 
-from .. import nn
+from .. import checks, nn
 from ..autograd import Parameter, no_grad, rand, randn, zeros
-from ..data import DataLoader, TensorDataset
 from ..functional import binary_cross_entropy_with_logits, sigmoid, stack
-from ..optim import Adam
 
 __all__ = ['VAEConfig', 'VAE', 'Autoencoder', 'Encoder', 'Decoder', 'ELBOTerms',
-           'gaussian_kl', 'fit', 'evaluate']
+           'gaussian_kl']
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -70,16 +69,11 @@ class VAEConfig:
 
     def __post_init__(self):
         who = 'VAEConfig'
-        self.data_shape = tuple(int(s) for s in self.data_shape)
-        self.hidden = tuple(int(h) for h in self.hidden)
-        self.channels = tuple(int(c) for c in self.channels)
-        if not self.data_shape or min(self.data_shape) < 1:
-            raise ValueError(f"{who}: data_shape must be a non-empty tuple of positive ints, "
-                             f"got {self.data_shape}")
-        if not isinstance(self.latent_dim, int) or self.latent_dim < 1:
-            raise ValueError(f"{who}: latent_dim must be a positive int, got {self.latent_dim!r}")
-        if self.arch not in ('mlp', 'conv'):
-            raise ValueError(f"{who}: arch must be 'mlp' or 'conv', got {self.arch!r}")
+        self.data_shape = checks.int_tuple(self.data_shape, 'data_shape', who)
+        self.hidden = tuple(checks.positive_int(h, 'hidden width', who) for h in self.hidden)
+        self.channels = tuple(checks.positive_int(c, 'channels', who) for c in self.channels)
+        self.latent_dim = checks.positive_int(self.latent_dim, 'latent_dim', who)
+        checks.one_of(self.arch, ('mlp', 'conv'), 'arch', who)
         if self.arch == 'conv':
             if len(self.data_shape) != 3:
                 raise ValueError(f"{who}: arch='conv' needs images, data_shape (C, H, W); got "
@@ -90,15 +84,13 @@ class VAEConfig:
             if min(self.data_shape[1:]) < smallest:
                 raise ValueError(f"{who}: {len(self.channels)} stride-2 stages need images of at "
                                  f"least {smallest}x{smallest}, got {self.data_shape}")
-        if self.likelihood not in ('bernoulli', 'gaussian'):
-            raise ValueError(f"{who}: likelihood must be 'bernoulli' or 'gaussian', got "
-                             f"{self.likelihood!r}")
+        checks.one_of(self.likelihood, ('bernoulli', 'gaussian'), 'likelihood', who)
         if self.decoder_std != 'learned' and not (isinstance(self.decoder_std, (int, float))
                                                   and self.decoder_std > 0):
             raise ValueError(f"{who}: decoder_std must be 'learned' or a positive number, got "
                              f"{self.decoder_std!r}")
-        if not self.beta >= 0:
-            raise ValueError(f"{who}: beta must be >= 0, got {self.beta!r}")
+        self.min_std = checks.number(self.min_std, 'min_std', who, low=0, low_open=True)
+        self.beta = checks.number(self.beta, 'beta', who, low=0)
 
     @property
     def data_size(self):
@@ -292,8 +284,7 @@ class VAE(_LatentVariableModel):
         decoder rows per batch) and combined with logsumexp, so memory stays bounded
         for any k.
         """
-        if not isinstance(k, int) or k < 1:
-            raise ValueError(f"VAE.log_likelihood: k must be a positive int, got {k!r}")
+        k = checks.positive_int(k, 'k', 'VAE.log_likelihood')
         with no_grad():
             mu, logvar = self.encode(x)
             n, d = mu.shape
@@ -342,7 +333,7 @@ class VAE(_LatentVariableModel):
         with no_grad():
             mu0, mu1 = self.encode(x0)[0], self.encode(x1)[0]
             t = [i / (steps - 1) for i in range(steps)] if steps > 1 else [0.0]
-            z = stack([mu0 * (1.0 - a) + mu1 * a for a in t], dim=1)         # (N, steps, d)
+            z = stack([mu0 * (1.0 - a) + mu1 * a for a in t], axis=1)         # (N, steps, d)
             out = self.decode(z.reshape(-1, mu0.shape[1]))
             return out.reshape((len(x0), steps) + tuple(self.config.data_shape))
 
@@ -373,50 +364,3 @@ class Autoencoder(_LatentVariableModel):
         with no_grad():
             return self.decode(self.encode(x))
 
-
-# ----------------------------------------------------------------------------- loops
-def fit(model, x, steps, batch_size=128, lr=1e-3, seed=0, device=None, callback=None):
-    """Train a VAE or Autoencoder with Adam on the rows of ``x`` (host array or Tensor)
-    for ``steps`` minibatches (reshuffled every epoch). ``callback(step, loss)`` is
-    called after each step. Returns the list of training losses."""
-    if steps < 1:
-        raise ValueError(f"fit: steps must be positive, got {steps!r}")
-    device = device or next(model.parameters()).device
-    loader = DataLoader(TensorDataset(x), batch_size=min(batch_size, len(x)), shuffle=True,
-                        drop_last=True, seed=seed, device=device)
-    opt = Adam(model.parameters(), lr=lr)
-    model.train()
-    losses = []
-    while len(losses) < steps:
-        for (batch,) in loader:
-            loss = model.loss(batch)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-            if callback is not None:
-                callback(len(losses), losses[-1])
-            if len(losses) == steps:
-                break
-    model.eval()
-    return losses
-
-
-def evaluate(model, x, k=100, batch_size=256, device=None):
-    """Test metrics of a VAE in nats per example, averaged over the rows of ``x``:
-    {'neg_elbo': −ELBO (one z per x, exact KL), 'kl': KL, 'rec': −E_q[log p(x|z)],
-    'iwae_nll': −L_k} (the last only when k is given)."""
-    device = device or next(model.parameters()).device
-    totals = {'neg_elbo': 0.0, 'kl': 0.0, 'rec': 0.0}
-    if k:
-        totals['iwae_nll'] = 0.0
-    loader = DataLoader(TensorDataset(x), batch_size=batch_size, device=device)
-    with no_grad():
-        for (batch,) in loader:
-            terms = model.elbo(batch)
-            totals['neg_elbo'] -= terms.elbo.sum().item()
-            totals['kl'] += terms.kl.sum().item()
-            totals['rec'] -= terms.log_px_z.sum().item()
-            if k:
-                totals['iwae_nll'] -= model.log_likelihood(batch, k).sum().item()
-    return {name: v / len(x) for name, v in totals.items()}

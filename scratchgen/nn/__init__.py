@@ -10,7 +10,7 @@ Names, parameter shapes and default initialisations follow PyTorch's ``torch.nn`
 weights can be copied across one to one. See docs/nn.md.
 """
 from ..autograd import Parameter
-from .module import Module, Sequential, ModuleList, ModuleDict, StateDictError
+from .module import Module, Sequential, ModuleList, ModuleDict, StateDictError, evaluating
 from .linear import Identity, Linear, Flatten, Unflatten
 from .conv import Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, Upsample
 from .norm import BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm

@@ -13,13 +13,14 @@ Everything else (walking the tree, moving it to a device, state dicts, the repr)
 built on those three ordered dicts.
 """
 from collections import OrderedDict, namedtuple
+from contextlib import contextmanager
 
 import numpy as np
 
 from .. import backend
 from ..autograd import Tensor, Parameter, no_grad
 
-__all__ = ['Module', 'Sequential', 'ModuleList', 'ModuleDict', 'StateDictError']
+__all__ = ['Module', 'Sequential', 'ModuleList', 'ModuleDict', 'StateDictError', 'evaluating']
 
 
 class StateDictError(RuntimeError):
@@ -521,3 +522,19 @@ class ModuleDict(Module):
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleDict has no forward(); index it instead")
+
+
+@contextmanager
+def evaluating(module):
+    """``with nn.evaluating(model): ...`` runs the block in eval mode (dropout off,
+    BatchNorm on its running statistics) and then puts every submodule back in the mode
+    it had, even if the block raises."""
+    if not isinstance(module, Module):
+        raise TypeError(f"evaluating: expected a Module, got {type(module).__name__}")
+    modes = [(m, m.training) for m in module.modules()]
+    module.eval()
+    try:
+        yield module
+    finally:
+        for m, mode in modes:
+            object.__setattr__(m, 'training', mode)

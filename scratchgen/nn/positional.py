@@ -80,9 +80,13 @@ class LearnedPositionalEmbedding(Module):
     def reset_parameters(self):
         init.normal_(self.weight, 0.0, 0.02)
 
+    def encoding(self, length, offset=0):
+        """weight[offset:offset + length], a (length, dim) Tensor (trained)."""
+        return self.weight[offset:offset + length]
+
     def forward(self, x, offset=0):
         T = _check_sequence(x, self.dim, offset, self.max_len, 'LearnedPositionalEmbedding')
-        return x + self.weight[offset:offset + T]
+        return x + self.encoding(T, offset)
 
     def extra_repr(self):
         return f"max_len={self.max_len}, dim={self.dim}"

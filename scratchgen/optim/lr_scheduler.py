@@ -1,5 +1,6 @@
 """Learning-rate schedules: ``StepLR``, ``CosineAnnealingLR``, ``LinearLR`` /
-``LinearWarmup``, ``LambdaLR``, and ``SequentialLR`` to run them one after another.
+``LinearWarmup``, ``LambdaLR``, ``SequentialLR`` to run them one after another, and
+``warmup_cosine``, the transformer schedule built from them.
 
 Each schedule is a closed-form function of the step count t (``last_epoch``) and the
 learning rate each parameter group started with (``base_lrs``); ``step()`` advances t
@@ -19,7 +20,7 @@ import bisect
 import math
 
 from .optimizer import Optimizer
-from ..checks import positive_int
+from ..checks import nonnegative_int, number, positive_int
 
 
 class LRScheduler:
@@ -209,3 +210,18 @@ class SequentialLR(LRScheduler):
         super().load_state_dict(state_dict)
         for s, child in zip(self.schedulers, children):
             s.load_state_dict(child)
+
+
+def warmup_cosine(optimizer, warmup_steps, total_steps, min_lr_ratio=0.1):
+    """The usual transformer schedule: the learning rate rises linearly from ~0 over
+    ``warmup_steps`` (at least 1), then follows a half cosine down to ``min_lr_ratio``
+    times the peak at ``total_steps``. A ``SequentialLR`` of ``LinearWarmup`` and
+    ``CosineAnnealingLR``; call ``.step()`` after each optimizer step."""
+    who = 'warmup_cosine'
+    warmup_steps = max(1, nonnegative_int(warmup_steps, 'warmup_steps', who))
+    decay_steps = max(1, positive_int(total_steps, 'total_steps', who) - warmup_steps)
+    min_lr_ratio = number(min_lr_ratio, 'min_lr_ratio', who, low=0, high=1)
+    base = optimizer.param_groups[0]['lr']
+    warm = LinearWarmup(optimizer, warmup_steps, start_factor=1.0 / warmup_steps)
+    cos = CosineAnnealingLR(optimizer, T_max=decay_steps, eta_min=base * min_lr_ratio)
+    return SequentialLR(optimizer, [warm, cos], milestones=[warmup_steps])

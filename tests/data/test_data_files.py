@@ -71,3 +71,36 @@ def test_load_images_refuses_bad_files(tmp_path, arrays, match):
 
 def test_data_file_error_is_a_value_error():
     assert issubclass(DataFileError, ValueError) and sg.data.load_points is load_points
+
+
+def test_load_categories(tmp_path):
+    X = np.random.default_rng(0).integers(0, 4, (30, 3)).astype(np.int32)
+    np.save(tmp_path / 'x.npy', X)
+    got = sg.data.load_categories(tmp_path / 'x.npy')
+    assert got.dtype == np.int64 and got.shape == (30, 3)
+    np.testing.assert_array_equal(got, X)
+
+
+@pytest.mark.parametrize('arr, match', [
+    (np.zeros((5, 2)), r"holds dtype float64; expected a .npy of non-negative integers"),
+    (np.zeros(5, dtype=np.int64), r"shape \(5,\)"),
+    (np.array([[0, 1], [2, -1]]), r"\[1, 1\] = -1 is negative"),
+])
+def test_load_categories_refuses_bad_arrays(tmp_path, arr, match):
+    np.save(tmp_path / 'bad.npy', arr)
+    with pytest.raises(DataFileError, match=match) as e:
+        sg.data.load_categories(tmp_path / 'bad.npy')
+    assert 'bad.npy' in str(e.value)
+
+
+def test_load_text(tmp_path):
+    (tmp_path / 't.txt').write_text('héllo wörld', encoding='utf-8')
+    assert sg.data.load_text(tmp_path / 't.txt') == 'héllo wörld'
+    with pytest.raises(DataFileError, match=r"'.*t.txt' holds 11 characters; expected a UTF-8 "
+                                            r"text file of at least 1,000"):
+        sg.data.load_text(tmp_path / 't.txt', min_chars=1000)
+    (tmp_path / 'b.txt').write_bytes(b'\xff\xfe bad')
+    with pytest.raises(DataFileError, match=r"cannot read '.*b.txt' as UTF-8 text"):
+        sg.data.load_text(tmp_path / 'b.txt')
+    with pytest.raises(DataFileError, match=r"no file at '.*none.txt'"):
+        sg.data.load_text(tmp_path / 'none.txt')

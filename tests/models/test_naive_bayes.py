@@ -324,7 +324,7 @@ def test_pixel_gaussian(device):
 
 
 def test_pixel_bad_input():
-    with pytest.raises(ValueError, match=r"PixelNaiveBayes: kind must be 'categorical' or "
+    with pytest.raises(ValueError, match=r"PixelNaiveBayes: kind must be one of 'categorical', "
                                          r"'gaussian', got 'poisson'"):
         PixelNaiveBayes('poisson')
     with pytest.raises(ValueError, match=r"PixelNaiveBayes: alpha must be .*got -1"):

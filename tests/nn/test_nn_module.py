@@ -389,3 +389,20 @@ def test_tiny_mlp_learns_xor(dev):
     assert first > 0.1
     assert loss.item() < 0.01, f"XOR loss {loss.item():.4f} after training (start {first:.4f})"
     np.testing.assert_array_equal(model(x).numpy() > 0.5, y.numpy() > 0.5)
+
+
+def test_evaluating_restores_every_submodule_mode():
+    """nn.evaluating(m): eval mode inside the block; afterwards each submodule is back in
+    the mode it had (a mixed tree too), also when the block raises."""
+    m = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5))
+    m[1].eval()                                          # mixed: Linear training, Dropout not
+    with nn.evaluating(m) as same:
+        assert same is m and not any(x.training for x in m.modules())
+    assert [x.training for x in m.modules()] == [True, True, False]
+    with pytest.raises(KeyError):
+        with nn.evaluating(m):
+            raise KeyError('inside')
+    assert [x.training for x in m.modules()] == [True, True, False]
+    with pytest.raises(TypeError, match='evaluating: expected a Module'):
+        with nn.evaluating(3):
+            pass

@@ -189,3 +189,23 @@ def test_errors(make, exc, match):
 def test_load_state_dict_rejects_another_schedule():
     with pytest.raises(ValueError, match='expected keys'):
         L.StepLR(make_opt(), 2).load_state_dict(L.CosineAnnealingLR(make_opt(), 5).state_dict())
+
+
+def test_warmup_cosine_schedule():
+    """sg.optim.warmup_cosine: linear warm-up to the peak, half cosine down to
+    min_lr_ratio x peak; every parameter group follows it (as GPT's decay / no-decay)."""
+    ps = [sg.Parameter(sg.zeros(2)), sg.Parameter(sg.zeros(3))]
+    opt = optim.AdamW([{'params': ps[:1], 'weight_decay': 0.1},
+                       {'params': ps[1:], 'weight_decay': 0.0}], lr=1e-3)
+    sched = optim.warmup_cosine(opt, warmup_steps=10, total_steps=110, min_lr_ratio=0.1)
+    lrs = []
+    for _ in range(111):
+        lrs.append(opt.param_groups[0]['lr'])
+        assert opt.param_groups[1]['lr'] == lrs[-1]     # both groups follow the schedule
+        sched.step()
+    assert lrs[0] == pytest.approx(1e-4) and lrs[10] == pytest.approx(1e-3)
+    assert all(a < b for a, b in zip(lrs[:10], lrs[1:11]))
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
+    assert lrs[110] == pytest.approx(1e-4)
+    with pytest.raises(ValueError, match=r"warmup_cosine: total_steps must be a positive int"):
+        optim.warmup_cosine(opt, warmup_steps=1, total_steps=0)
