@@ -98,12 +98,12 @@ class UserPoints:
         self.test, train = pts[perm[:n_test]], pts[perm[n_test:]]
         self.mean, self.std = train.mean(0), train.std(0) + 1e-8
         self.train = (train - self.mean) / self.std
-
-    def to_data(self, x):
-        return x * self.std + self.mean
         lo, hi = pts.min(0), pts.max(0)
         pad = 0.1 * (hi - lo).max()
         self.limits = (float(lo.min() - pad), float(hi.max() + pad))
+
+    def to_data(self, x):
+        return x * self.std + self.mean
 
 
 # ----------------------------------------------------------------------------- training
