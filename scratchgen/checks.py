@@ -8,7 +8,7 @@ int, a pair or a number uses these; nothing hand-writes the same test again.
 import math
 import operator
 
-__all__ = ['int_at_least', 'positive_int', 'nonnegative_int', 'int_pair', 'number',
+__all__ = ['int_at_least', 'int_in', 'positive_int', 'nonnegative_int', 'int_pair', 'number',
            'one_of', 'int_tuple']
 
 
@@ -28,6 +28,14 @@ def int_at_least(value, minimum, name, who):
     if v is None or v < minimum:
         kind = {0: 'a non-negative int', 1: 'a positive int'}.get(minimum, f"an int >= {minimum}")
         raise ValueError(f"{who}: {name} must be {kind}, got {value!r}")
+    return v
+
+
+def int_in(value, low, high, name, who):
+    """An int in low..high (both included)."""
+    v = _as_int(value)
+    if v is None or not low <= v <= high:
+        raise ValueError(f"{who}: {name} must be an int in {low}..{high}, got {value!r}")
     return v
 
 

@@ -28,7 +28,7 @@ from collections import namedtuple
 import numpy as np
 
 from .dataset import as_generator
-from ..checks import nonnegative_int
+from ..checks import int_at_least, nonnegative_int
 
 # ----------------------------------------------------------------------------- jars
 JAR_SIZE = 32
@@ -151,9 +151,7 @@ def shapes(n, size=16, seed=None, color=True):
     a list of strings like "small red circle".
     """
     n = nonnegative_int(n, 'n', 'shapes')
-    if not isinstance(size, (int, np.integer)) or size < 8:
-        raise ValueError(f"shapes: size must be an int >= 8 (16 or 28 are usual), got {size!r}")
-    n = int(n)
+    size = int_at_least(size, 8, 'size', 'shapes')        # 16 or 28 are usual
     rng = as_generator(seed, 'shapes')
     cls = rng.integers(0, 3, n)
     r = rng.uniform(*SCALE_RANGE, n) * size

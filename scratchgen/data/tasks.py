@@ -28,6 +28,7 @@ import numpy as np
 
 from .dataset import as_generator
 from .text import CharTokenizer
+from ..checks import int_at_least, int_in
 
 
 @dataclass
@@ -89,9 +90,7 @@ def addition_task(digits=2, n_train=None, n_test=None, seed=None, reverse_answer
     Defaults: n_test = min(1000, total/5), n_train = min(20000, the rest), where
     total = 10^(2k) is the number of distinct problems.
     """
-    if not isinstance(digits, (int, np.integer)) or not 1 <= digits <= 9:
-        raise ValueError(f"addition_task: digits must be an int in 1..9, got {digits!r}")
-    k = int(digits)
+    k = int_in(digits, 1, 9, 'digits', 'addition_task')
     total = 10 ** (2 * k)
     n_train, n_test = _default_sizes(total, n_train, n_test)
     tr, te = _distinct_problems(total, int(n_train), int(n_test), seed, 'addition_task')
@@ -108,9 +107,8 @@ def addition_task(digits=2, n_train=None, n_test=None, seed=None, reverse_answer
 
 def sort_task(length=5, n_symbols=10, n_train=None, n_test=None, seed=None):
     """Sorting problems "x=sorted(x)" over the digits 0..n_symbols-1 (module docstring)."""
-    if not isinstance(n_symbols, (int, np.integer)) or not 2 <= n_symbols <= 10:
-        raise ValueError(f"sort_task: n_symbols must be an int in 2..10, got {n_symbols!r}")
-    if not isinstance(length, (int, np.integer)) or length < 2 or n_symbols ** length >= 2 ** 62:
+    int_in(n_symbols, 2, 10, 'n_symbols', 'sort_task')
+    if int_at_least(length, 2, 'length', 'sort_task') and n_symbols ** length >= 2 ** 62:
         raise ValueError(f"sort_task: length must be an int >= 2 with n_symbols**length < 2**62, "
                          f"got length={length!r}")
     m, s = int(length), int(n_symbols)
