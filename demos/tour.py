@@ -3,7 +3,8 @@
     python demos/tour.py            # ~10 s on a laptop CPU; writes out/tour/*.png
     python demos/tour.py --quick
 
-What it shows: Tensors, the graph and backward(), an nn.Module trained with Adam, and
+What it shows: Tensors, the graph and backward() (the graph drawn with ``sg.viz.graph``,
+one forward pass followed op by op with ``sg.trace``), an nn.Module trained with Adam, and
 gradcheck of the whole model in float64. The final MSE and the gradcheck verdict are in
 OUT/metrics.json. The data is a generated curve, so there is no --data.
 """
@@ -43,14 +44,22 @@ def main():
         progress(step, loss=losses[-1])
     print(f"final training MSE {losses[-1]:.4f} (noise variance 0.0100)")
 
-    # 3. gradients checked numerically, through the whole model, in float64
+    # 3. a small model's graph: follow one forward pass op by op, then draw it
     small = nn.Sequential(nn.Linear(1, 4), nn.Tanh(), nn.Linear(4, 1)).double()
     xs = sg.randn(5, 1, dtype=sg.float64)
+    print("one forward pass of a 1-4-1 MLP and its squared error, op by op:")
+    with sg.trace() as t:
+        small_loss = ((small(xs) - 1.0) ** 2).mean()
+    graph_path = f"{out}/tour_graph.png"
+    sg.viz.graph(small_loss, graph_path, params=dict(small.named_parameters()))
+    print(f"wrote {graph_path}")
+
+    # 4. gradients checked numerically, through the whole model, in float64
     # gradcheck perturbs the parameters in place, so the function can just call the model
     ok = sg.gradcheck(lambda *params: small(xs), list(small.parameters()))
     print(f"gradcheck of a 1-4-1 MLP's parameters in float64: {'passed' if ok else 'FAILED'}")
 
-    # 4. figures
+    # 5. figures
     grid = np.linspace(-1.5, 1.5, 200, dtype=np.float32)[:, None]
     with sg.no_grad():
         pred = model(sg.tensor(grid, device=args.device)).numpy()
@@ -69,7 +78,7 @@ def main():
     print(f"wrote {path}")
     write_results(out, dict(seed=args.seed, quick=args.quick, steps=steps,
                             final_train_mse=losses[-1], noise_variance=0.01,
-                            gradcheck_passed=bool(ok)))
+                            gradcheck_passed=bool(ok), traced_ops=len(t.records)))
 
 
 if __name__ == '__main__':
