@@ -29,16 +29,23 @@ __all__ = ['made_degrees', 'MaskedLinear', 'MADE', 'MAF', 'IAF']
 
 
 def made_degrees(features, hidden, order=None, context_dim=0):
-    """Degrees of every layer's units: input (the order, 1 … D, then 0 for each context
-    input, which may reach every hidden unit), hidden (cycling 1 … D−1) and output (the
-    input's order again)."""
-    order = list(range(1, features + 1)) if order is None else [int(o) + 1 for o in order]
-    if sorted(order) != list(range(1, features + 1)):
-        raise ValueError(f"made_degrees: order must be a permutation of 0..{features - 1}")
-    degrees = [order + [0] * context_dim]
-    for h in hidden:
-        degrees.append([k % max(1, features - 1) + 1 for k in range(h)])
-    return degrees, order
+    """Degrees of every layer's units. ``order``: the features in the order they are
+    generated (default 0, 1, …, D−1); feature order[r] gets degree r + 1. Inputs: those
+    degrees, then 0 for each context input (which may reach every hidden unit); hidden
+    units cycle through 1 … D−1 (0 … D−1 with a context, so that even the first feature
+    sees it); the outputs repeat the inputs' degrees."""
+    order = list(range(features)) if order is None else [int(o) for o in order]
+    if sorted(order) != list(range(features)):
+        raise ValueError(f"made_degrees: order must be a permutation of 0..{features - 1}, "
+                         f"got {order}")
+    degree = [0] * features
+    for rank, feature in enumerate(order):
+        degree[feature] = rank + 1
+    degrees = [degree + [0] * context_dim]
+    for h in hidden:      # with a context, degree-0 units carry it to the first feature
+        degrees.append([k % features if context_dim else k % max(1, features - 1) + 1
+                        for k in range(h)])
+    return degrees, degree
 
 
 class MaskedLinear(nn.Linear):
@@ -64,8 +71,8 @@ class MADE(nn.Module):
         self.hidden = int_tuple(hidden, 'hidden', who)
         self.params_per_feature = positive_int(params_per_feature, 'params_per_feature', who)
         self.context_dim = nonnegative_int(context_dim, 'context_dim', who)
-        degrees, self.order = made_degrees(self.features, self.hidden, order, self.context_dim)
-        out_degrees = [m for m in self.order for _ in range(self.params_per_feature)]
+        degrees, self.degree = made_degrees(self.features, self.hidden, order, self.context_dim)
+        out_degrees = [m for m in self.degree for _ in range(self.params_per_feature)]
         layers = []
         for d_in, d_out in zip(degrees[:-1], degrees[1:]):
             mask = [[float(o >= i) for i in d_in] for o in d_out]
