@@ -11,7 +11,7 @@ of the map that was applied (so the inverse's is minus the forward's). docs/flow
 import math
 
 from ... import nn
-from ...autograd import randn, zeros
+from ...autograd import is_anomaly_enabled, randn, zeros
 
 __all__ = ['Transform', 'Chain', 'Flow', 'standard_normal_log_prob', 'sum_except_batch']
 
@@ -63,8 +63,13 @@ class Chain(Transform):
     @staticmethod
     def _run(h, context, parts, direction, trace=None):
         total = zeros(h.shape[0], dtype=h.dtype, device=h.device)
-        for t in parts:
-            h, logdet = getattr(t, direction)(h, context)
+        for i, t in enumerate(parts):
+            try:
+                h, logdet = getattr(t, direction)(h, context)
+            except RuntimeError as e:     # under sg.detect_anomaly, say which layer it was
+                if not (is_anomaly_enabled() and 'detect_anomaly' in str(e)):
+                    raise
+                raise RuntimeError(f"flow layer {i} ({type(t).__name__}.{direction}): {e}") from None
             total = total + logdet
             if trace is not None:
                 trace.append(h)
