@@ -124,10 +124,11 @@ def conv_conditioner(c_in, c_out, hidden):
 
 
 def dequantize(x, levels):
-    """Pixels x in [0, 1] on ``levels`` grey levels -> y = (k + u)/L, k = round(x (L−1)),
-    u ~ U[0, 1): continuous values filling each level's cell of width 1/L."""
+    """Pixels x in [0, 1] cut into ``levels`` bins, k = min(⌊x L⌋, L − 1) (the bins of
+    PixelNaiveBayes), -> y = (k + u)/L, u ~ U[0, 1): continuous values filling bin k."""
     levels = positive_int(levels, 'levels', 'dequantize')
-    k = as_tensor(x.xp.floor(x.data * (levels - 1) + 0.5))     # the level, on x's device
+    xp = x.xp
+    k = as_tensor(xp.clip(xp.floor(x.data * levels), 0, levels - 1))   # on x's device
     return (k + rand_like(k)) / levels
 
 
