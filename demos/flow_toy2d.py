@@ -25,7 +25,7 @@ import numpy as np
 from _common import parser, Progress, ensure_out, write_results
 
 import scratchgen as sg
-from scratchgen.models.flows import build_flow, FlowConfig
+from scratchgen.models.flows import ActNorm, FlowConfig, LULinear, Reverse, build_flow
 from scratchgen.viz import density_image
 
 DATASETS = ('checkerboard', 'ring8_wide', 'moons', 'pinwheel', 'swissroll')
@@ -124,22 +124,23 @@ def flow_device(flow):
 
 
 def layers_figure(name, kind, flow, x, path):
-    """The held-out points after each layer, coloured by their position in x, to z."""
+    """The held-out points after each coupling / autoregressive layer, coloured by their
+    angle around the data's mean, from x to z."""
     with sg.no_grad():
         trace = [t.numpy() for t in flow.trajectory(sg.tensor(x, device=flow_device(flow)))]
-    keep = [0] + list(range(len(trace) - 1, 0, -max(1, (len(trace) - 1) // 5)))[::-1]
-    keep = sorted(set(keep))
-    fig = sg.viz.new_figure(2.4 * len(keep), 2.6)
-    colour = np.arctan2(x[:, 1] - x[:, 1].mean(), x[:, 0] - x[:, 0].mean())
     parts = list(flow.transform.parts)
+    core = [i + 1 for i, t in enumerate(parts) if not isinstance(t, (ActNorm, LULinear, Reverse))]
+    keep = [0] + core
+    fig = sg.viz.new_figure(2.4 * len(keep), 2.7)
+    colour = np.arctan2(x[:, 1] - x[:, 1].mean(), x[:, 0] - x[:, 0].mean())
     for i, k in enumerate(keep):
         ax = fig.add_subplot(1, len(keep), i + 1)
         ax.scatter(trace[k][:, 0], trace[k][:, 1], c=colour, s=1, cmap='hsv', linewidths=0)
         ax.set_aspect('equal')
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_title('x' if k == 0 else ('z' if k == len(trace) - 1 else '') +
-                     f" after {k}: {type(parts[k - 1]).__name__}" if k else 'data x', fontsize=8)
+        title = 'data x' if k == 0 else f"after {type(parts[k - 1]).__name__} {i}"
+        ax.set_title(title + (' = z' if k == len(trace) - 1 else ''), fontsize=8)
     fig.suptitle(f"{name}: held-out points pushed through the {kind} flow, layer by layer",
                  fontsize=9)
     sg.viz.save(fig, path)
