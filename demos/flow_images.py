@@ -177,7 +177,10 @@ def main():
     t_start = time.time()
     sets = {}
     if args.data:
-        images, _ = sg.data.load_images(args.data)
+        try:
+            images, _ = sg.data.load_images(args.data)
+        except sg.data.DataFileError as e:      # a clear message, no traceback
+            raise SystemExit(f"--data: {e}")
         if images.shape[2] % 4 or images.shape[3] % 4:
             raise SystemExit(f"--data {args.data}: images of shape {images.shape[1:]}; the two-scale "
                              f"flow needs H and W divisible by 4")

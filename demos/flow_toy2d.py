@@ -169,7 +169,10 @@ def main():
     params = 2000 if args.quick else args.params
     n_train, n_test = (2000, 2000) if args.quick else (20000, 10000)
     if args.data:
-        pts = sg.data.load_points(args.data)
+        try:
+            pts = sg.data.load_points(args.data)
+        except sg.data.DataFileError as e:      # a clear message, no traceback
+            raise SystemExit(f"--data: {e}")
         order = np.random.default_rng((args.seed, 5)).permutation(len(pts))
         cut = max(1, len(pts) // 5)
         sets = {'data': (pts[order[cut:]], pts[order[:cut]])}
