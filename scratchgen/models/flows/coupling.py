@@ -16,7 +16,7 @@ coupling is the identity. docs/flows.md, "Coupling" and "Splines".
 import math
 
 from ... import functional as F
-from ...autograd import no_grad, ones, zeros
+from ...autograd import ones
 from ...checks import number, positive_int
 from .base import Transform, sum_except_batch
 
@@ -106,12 +106,14 @@ def _knots(unnormalised, bound, minimum):
     return knots
 
 
-def _bin_of(knots, v):
-    """Index k of the bin [knots_k, knots_k+1) holding v (clipped to the K bins); not
-    differentiable, like any choice of branch."""
-    with no_grad():
-        inner = knots.data[..., 1:-1]
-        return (v.data[..., None] >= inner).sum(-1, keepdims=True)
+def _bin_ends(knots, v):
+    """Indices (k, k + 1) of the ends of the bin [knots_k, knots_k+1) holding v (clipped
+    to the K bins), shaped (..., 3, 2) to gather from the stacked x-knots, y-knots and
+    slopes; not differentiable, like any choice of branch."""
+    xp = knots.xp
+    k = (v.data[..., None] >= knots.data[..., 1:-1]).sum(-1, keepdims=True)
+    ends = xp.concatenate([k, k + 1], -1)[..., None, :]
+    return xp.ascontiguousarray(xp.broadcast_to(ends, ends.shape[:-2] + (3, 2)))
 
 
 def rational_quadratic_spline(x, widths, heights, derivatives, bound, inverse=False):
@@ -138,11 +140,9 @@ def rational_quadratic_spline(x, widths, heights, derivatives, bound, inverse=Fa
     inner = F.softplus(derivatives + slope_shift) + MIN_DERIVATIVE
     one = ones(*inner.shape[:-1], 1, dtype=inner.dtype, device=inner.device)
     d = F.cat([one, inner, one], -1)                  # slope 1 at ±B matches the tails
-    k = _bin_of(yk if inverse else xk, v)
-    pick = lambda t: t.gather(-1, k).squeeze(-1)      # noqa: E731
-    x_k, w_k = pick(xk), pick(xk[..., 1:] - xk[..., :-1])
-    y_k, h_k = pick(yk), pick(yk[..., 1:] - yk[..., :-1])
-    d_k, d_k1 = pick(d[..., :-1]), pick(d[..., 1:])
+    ends = F.stack([xk, yk, d], -2).gather(-1, _bin_ends(yk if inverse else xk, v))   # (..., 3, 2)
+    x_k, y_k, d_k, d_k1 = ends[..., 0, 0], ends[..., 1, 0], ends[..., 2, 0], ends[..., 2, 1]
+    w_k, h_k = ends[..., 0, 1] - x_k, ends[..., 1, 1] - y_k
     s_k = h_k / w_k
     curvature = d_k1 + d_k - 2 * s_k
     if inverse:
