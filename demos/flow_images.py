@@ -59,7 +59,7 @@ def flow_bits_per_dim(name, x_train, x_test, levels, args, out):
     sg.manual_seed(args.seed)
     flow = build_flow(config).to(args.device)
     params = sum(p.numel() for p in flow.parameters())
-    steps = args.steps or (15 if args.quick else 1500)
+    steps = args.steps or (15 if args.quick else 1000)
     print(f"\n{name}: {len(x_train):,} train / {len(x_test):,} test images, {levels} levels, "
           f"flow of {params:,} parameters, {steps} steps of batch {args.batch}")
     opt = sg.optim.Adam(flow.parameters(), lr=args.lr)
@@ -165,7 +165,7 @@ def main():
                data="a .npz with 'images' (N, H, W) or (N, C, H, W) in [0, 1], H and W divisible by 4")
     p.add_argument('--levels', type=int, default=None, help='grey levels (default 16 for shapes and '
                    'your data, 17 for digits)')
-    p.add_argument('--steps', type=int, default=None, help='flow training steps (default 1500)')
+    p.add_argument('--steps', type=int, default=None, help='flow training steps (default 1000)')
     p.add_argument('--layers', type=int, default=4, help='flow steps per scale')
     p.add_argument('--batch', type=int, default=64)
     p.add_argument('--lr', type=float, default=1e-3)
