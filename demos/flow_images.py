@@ -16,7 +16,7 @@ independent-pixel baseline (PixelNaiveBayes over the same L levels, exact) stand
 Part 2 (--families), nats per image on binarised shapes (the VAE demo's splits and
 binarisation, demos/vae_images.py): pixel naive Bayes (exact), a VAE (IWAE bound with
 k = 1000, a lower bound on log p, so an upper bound on the NLL) trained inline, and MADE
-over the pixels, p(x) = Π p(x_i | x_<i) (exact). Digits are skipped without scikit-learn.
+and a small PixelCNN over the pixels, p(x) = Π p(x_i | x_<i) (exact). Digits are skipped without scikit-learn.
 Figures: samples of every model. Results and discussion: docs/flows.md.
 """
 import math
@@ -30,7 +30,7 @@ import scratchgen as sg
 from scratchgen.data import shapes
 from scratchgen.metrics import nats_to_bits_per_dim
 from scratchgen.models import PixelNaiveBayes
-from scratchgen.models.flows import FlowConfig, PixelMADE, build_flow, dequantize
+from scratchgen.models.flows import FlowConfig, PixelCNN, PixelMADE, build_flow, dequantize
 from scratchgen.models.vae import VAE, VAEConfig
 from scratchgen.viz import image_grid
 
@@ -154,10 +154,31 @@ def families(args, out):
         vae_samples = vae.sample(64, mean=False).numpy()       # binary, like MADE's
     row.update(made=made_nll, made_steps=steps, made_cpu_seconds=time.process_time() - t0)
     print(f"  MADE {made_nll:.2f} nats/image (exact)")
-    image_grid(np.concatenate([made_samples[:32], vae_samples[:32]]), nrow=16,
+
+    # PixelCNN: masked convolutions, exact log p(x) as well
+    steps = 5 if quick else args.pixelcnn_steps
+    sg.manual_seed(args.seed)
+    cnn = PixelCNN((1, 16, 16), channels=8 if quick else 32, layers=1 if quick else 4).to(args.device)
+    opt = sg.optim.Adam(cnn.parameters(), lr=1e-3)
+    progress = Progress(steps, 'PixelCNN')
+    t0 = time.process_time()
+    for step, xb in batches(x_train, 64, steps, (args.seed, 14)):
+        loss = -cnn.log_prob(sg.tensor(xb, device=args.device)).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        progress(step, nll=loss.item())
+    with sg.no_grad():
+        cnn_nll = -float(np.concatenate([cnn.log_prob(sg.tensor(x_test[i:i + 500], device=args.device)).numpy()
+                                         for i in range(0, n_test, 500)]).astype(np.float64).mean())
+        sg.manual_seed(args.seed + 2)
+        cnn_samples = cnn.sample(16).numpy()
+    row.update(pixelcnn=cnn_nll, pixelcnn_steps=steps, pixelcnn_cpu_seconds=time.process_time() - t0)
+    print(f"  PixelCNN {cnn_nll:.2f} nats/image (exact)")
+    image_grid(np.concatenate([made_samples[:32], vae_samples[:32], cnn_samples[:16]]), nrow=16,
                path=f"{out}/flow_images_families_samples.png",
-               title="binarised shapes: MADE samples (rows 1-2), VAE samples (rows 3-4)")
-    return row, dict(made_samples=made_samples, vae_samples=vae_samples)
+               title="binarised shapes: MADE (rows 1-2), VAE (rows 3-4), PixelCNN (row 5) samples")
+    return row, dict(made_samples=made_samples, vae_samples=vae_samples, pixelcnn_samples=cnn_samples)
 
 
 def main():
@@ -172,6 +193,7 @@ def main():
     p.add_argument('--families', action='store_true', help='also the cross-family likelihood table')
     p.add_argument('--vae-steps', type=int, default=4000)
     p.add_argument('--made-steps', type=int, default=4000)
+    p.add_argument('--pixelcnn-steps', type=int, default=800)
     args = p.parse_args()
     out = ensure_out(args.out)
     t_start = time.time()
@@ -215,7 +237,8 @@ def main():
     if 'families' in results:
         r = results['families']
         print(f"\nbinarised shapes, nats/image: naive Bayes {r['naive_bayes']:.2f} (exact) | "
-              f"VAE IWAE k={r['vae_k']} {r['vae_iwae']:.2f} (bound) | MADE {r['made']:.2f} (exact)")
+              f"VAE IWAE k={r['vae_k']} {r['vae_iwae']:.2f} (bound) | MADE {r['made']:.2f} (exact) | "
+              f"PixelCNN {r['pixelcnn']:.2f} (exact)")
     wall = time.time() - t_start
     print(f"\n(seed {args.seed}; whole demo {wall:.0f} s)")
     write_results(out, dict(results=results, seed=args.seed, data=args.data, wall_seconds=wall), samples)

@@ -346,3 +346,25 @@ def test_errors_name_the_function_and_shapes():
         fl.Squeeze()(sg.zeros(1, 1, 3, 3))
     with pytest.raises(ValueError, match="not a permutation"):
         fl.Permutation([0, 0, 1])
+
+
+def test_pixelcnn_mask_is_autoregressive_and_model_normalised():
+    """The logit of pixel (i, j) depends only on pixels before it in raster order (its
+    Jacobian is strictly lower-triangular), and p sums to 1 over all 2x2 images."""
+    sg.manual_seed(0)
+    model = randomise(fl.PixelCNN((1, 4, 4), channels=4, layers=2), scale=0.5).double()
+    x = sg.tensor(np.random.default_rng(0).random((1, 1, 4, 4)))
+    jac = np.zeros((16, 16))
+    for j in range(16):
+        e = np.zeros(16)
+        e[j] = 1e-6
+        up = model.logits(sg.tensor(x.numpy() + e.reshape(1, 1, 4, 4))).numpy().ravel()
+        down = model.logits(sg.tensor(x.numpy() - e.reshape(1, 1, 4, 4))).numpy().ravel()
+        jac[:, j] = (up - down) / 2e-6
+    assert np.all(jac[np.triu_indices(16)] == 0)
+    assert np.abs(jac[np.tril_indices(16, -1)]).max() > 1e-6       # and it does see the past
+    small = randomise(fl.PixelCNN((1, 2, 2), channels=4, layers=1), scale=1.0).double()
+    every = np.array([[(i >> b) & 1 for b in range(4)] for i in range(16)], dtype=np.float64)
+    lp = small.log_prob(sg.tensor(every.reshape(16, 1, 2, 2)))
+    assert lp.dtype == np.float64 and abs(np.exp(lp.numpy()).sum() - 1) < 1e-12
+    assert small.sample(3).shape == (3, 1, 2, 2)

@@ -14,7 +14,7 @@ and the log |det| of its Jacobian, in both directions.
     coupling.py        AffineCoupling (RealNVP), SplineCoupling (rational-quadratic)
     autoregressive.py  MADE, MAF, IAF
     images.py          Squeeze, InvConv1x1, Logit, MultiScale, dequantisation
-    pixel.py           PixelMADE: a discrete autoregressive model of binary pixels
+    pixel.py           PixelMADE, PixelCNN: discrete autoregressive models of binary pixels
     config.py          FlowConfig, build_flow
 
 The derivations, which line computes which term, and measured results: docs/flows.md.
@@ -26,5 +26,5 @@ from .coupling import (Coupling, AffineCoupling, SplineCoupling, rational_quadra
 from .autoregressive import made_degrees, MaskedLinear, MADE, MAF, IAF
 from .images import (Squeeze, InvConv1x1, Logit, MultiScale, conv_conditioner, dequantize,
                      discrete_log_prob_bound)
-from .pixel import PixelMADE
+from .pixel import PixelMADE, MaskedConv2d, PixelCNN
 from .config import FlowConfig, build_flow, mlp_conditioner
