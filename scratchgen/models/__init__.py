@@ -6,3 +6,5 @@ from .vae import VAE, VAEConfig, Autoencoder
 from . import gan, gpt
 from .gan import GAN, GANConfig, DCGANGenerator, DCGANDiscriminator, MLPGenerator, MLPDiscriminator
 from .gpt import GPT, GPTConfig
+from . import flows
+from .flows import Flow, FlowConfig, build_flow, PixelMADE
