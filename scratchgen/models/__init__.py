@@ -6,3 +6,5 @@ from .vae import VAE, VAEConfig, Autoencoder
 from . import gan, gpt
 from .gan import GAN, DCGANGenerator, DCGANDiscriminator, MLPGenerator, MLPDiscriminator
 from .gpt import GPT, GPTConfig
+from . import diffusion
+from .diffusion import Diffusion, DiffusionConfig
