@@ -33,7 +33,7 @@ SAMPLERS = {'DDPM (1000)': ('ddpm', {}),
             'SDE Euler–Maruyama (1000)': ('sde', dict(steps=1000)),
             'ODE Heun (50)': ('ode', dict(steps=50, method='heun')),
             'ODE RK4 (25)': ('ode', dict(steps=25, method='rk4'))}
-FRAMES = (1000, 600, 400, 250, 150, 80, 30, 0)
+FRAMES = (999, 600, 400, 250, 150, 80, 30, 0)
 
 
 def load_points(args, name, n_train, n_test):

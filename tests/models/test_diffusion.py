@@ -123,11 +123,11 @@ def test_ddim_few_steps_eta0_beats_eta1():
     """With the exact denoiser the only error is the discretisation: both shrink the
     spread at few steps (the last step returns x̂_0 = E[x_0 | x_t]), η = 1 more than η = 0
     (the DDIM paper's trend). Measured std / σ, seed 0: η=0 0.74, 0.86, 0.95 and η=1 0.67,
-    0.79, 0.89 at 10, 20, 50 steps."""
+    0.79, 0.89 at 10, 20, 50 steps (4,000 samples)."""
     spread = {}
     for eta in (0.0, 1.0):
         for steps in (10, 20, 50):
-            x = D.ddim_sample(exact_eps(SCHED), SCHED, noise(2000), steps=steps, eta=eta)
+            x = D.ddim_sample(exact_eps(SCHED), SCHED, noise(), steps=steps, eta=eta)
             spread[eta, steps] = x.numpy().std(0).mean() / SIGMA
     for steps in (10, 20, 50):
         assert spread[0.0, steps] > spread[1.0, steps] + 0.02
