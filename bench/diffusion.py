@@ -37,6 +37,16 @@ def _data(seed=0):
             rng.standard_normal((BATCH,) + SHAPE).astype(np.float32))
 
 
+def _train_step(net, opt, mse_loss, x, t, y, eps):
+    """One step, the same code for both libraries (their APIs agree here)."""
+    def step():
+        loss = mse_loss(net(x, t, y), eps)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return step
+
+
 def build_sg(case):
     import scratchgen as sg
     import scratchgen.functional as F
@@ -44,14 +54,7 @@ def build_sg(case):
     net = UNet(SHAPE[0], channels=ARGS[case]['channels'], channel_mults=(1, 2),
                num_classes=CLASSES)
     opt = sg.optim.Adam(net.parameters(), lr=1e-3)
-    x, t, y, eps = (sg.tensor(a) for a in _data())
-
-    def step():
-        loss = F.mse_loss(net(x, t, y), eps)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return step
+    return _train_step(net, opt, F.mse_loss, *(sg.tensor(a) for a in _data()))
 
 
 def build_torch(case):
@@ -125,14 +128,7 @@ def build_torch(case):
 
     net = UNet()
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    x, t, y, eps = (torch.as_tensor(a) for a in _data())
-
-    def step():
-        loss = F.mse_loss(net(x, t, y), eps)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return step
+    return _train_step(net, opt, F.mse_loss, *(torch.as_tensor(a) for a in _data()))
 
 
 if __name__ == '__main__':
