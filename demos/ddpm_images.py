@@ -31,7 +31,8 @@ def generate(model, n, sampler, steps, labels=None, w=None, batch=250):
     out = []
     for i in range(0, n, batch):
         y = None if labels is None else sg.tensor(labels[i:i + batch])
-        x = model.sample(min(batch, n - i), sampler, steps=steps, y=y, w=w)
+        clip = {'clip_x0': 1.0} if sampler == 'ddim' else {}     # x̂_0 stays in [-1, 1]
+        x = model.sample(min(batch, n - i), sampler, steps=steps, y=y, w=w, **clip)
         out.append(np.clip((x.numpy() + 1.0) / 2.0, 0.0, 1.0))
     return np.concatenate(out)
 
@@ -97,6 +98,7 @@ def main():
         progress(step, loss=loss.item())
     train_cpu = (time.process_time() - t_cpu) / 60
     ema.copy_to()                                  # everything below uses the averaged weights
+    sg.save({'model': model.state_dict()}, os.path.join(out, f"ddpm_{label}_checkpoint.npz"))
 
     results = {}
     weights = [float(w) for w in args.guidance.split(',')] if cond else [None]

@@ -179,6 +179,15 @@ def test_ddim_eta1_all_steps_is_ddpm_posterior():
     np.testing.assert_allclose(a.numpy(), b.numpy(), atol=2e-4)
 
 
+def test_ddim_clip_x0_keeps_samples_in_range():
+    """With clip_x0 = 1 every x̂_0 is clipped to [-1, 1], so the last step's output is too
+    (data N(MU, σ²) reaches beyond it unclipped)."""
+    free = D.ddim_sample(exact_eps(SCHED), SCHED, noise(500), steps=20)
+    clipped = D.ddim_sample(exact_eps(SCHED), SCHED, noise(500), steps=20, clip_x0=1.0)
+    assert np.abs(free.numpy()).max() > 1.2
+    assert np.abs(clipped.numpy()).max() <= 1.0 + 1e-6 and clipped.dtype == sg.float32
+
+
 def test_ddim_eta0_is_deterministic_and_invertible():
     eps = exact_eps(SCHED)
     x_T = noise(500, seed=4)

@@ -84,27 +84,33 @@ def _check_timesteps(timesteps, T, who):
     return ts
 
 
-def ddim_step(eps_fn, schedule, x, t, t_next, eta=0.0):
-    """One DDIM step x_t -> x_{t_next} (t_next < t to sample; t_next > t with η = 0 to encode)."""
+def ddim_step(eps_fn, schedule, x, t, t_next, eta=0.0, clip_x0=None):
+    """One DDIM step x_t -> x_{t_next} (t_next < t to sample; t_next > t with η = 0 to
+    encode). ``clip_x0 = c`` clips x̂_0 to [−c, c] (images in [−1, 1]) and recomputes ε̂."""
     ab_t, ab_n = schedule.alpha_bar(t), schedule.alpha_bar(t_next)
     eps = eps_fn(x, t)
     x0 = (x - math.sqrt(1.0 - ab_t) * eps) / math.sqrt(ab_t)
+    if clip_x0 is not None:
+        x0 = F.clip(x0, -clip_x0, clip_x0)
+        eps = (x - math.sqrt(ab_t) * x0) / math.sqrt(1.0 - ab_t)
     sigma = eta * math.sqrt((1.0 - ab_n) / (1.0 - ab_t) * (1.0 - ab_t / ab_n)) if eta > 0 else 0.0
     x = math.sqrt(ab_n) * x0 + math.sqrt(max(1.0 - ab_n - sigma ** 2, 0.0)) * eps
     return x + sigma * randn_like(x) if sigma > 0 else x
 
 
 @no_grad()
-def ddim_sample(eps_fn, schedule, x_T, steps=50, eta=0.0, timesteps=None, callback=None):
+def ddim_sample(eps_fn, schedule, x_T, steps=50, eta=0.0, timesteps=None, callback=None,
+                clip_x0=None):
     """DDIM from x_T over ``timesteps`` (default ``ddim_timesteps(T, steps)``); η = 0 is
-    deterministic, η = 1 with all T steps is DDPM with σ² = β̃_t."""
+    deterministic, η = 1 with all T steps is DDPM with σ² = β̃_t. ``clip_x0``: see
+    ``ddim_step``."""
     _check_x(x_T, 'ddim_sample')
     eta = number(eta, 'eta', 'ddim_sample', 0)
     ts = _check_timesteps(timesteps if timesteps is not None else
                           ddim_timesteps(schedule.T, steps), schedule.T, 'ddim_sample')
     x = x_T
     for t, t_next in zip(ts[:-1], ts[1:]):
-        x = ddim_step(eps_fn, schedule, x, t, t_next, eta)
+        x = ddim_step(eps_fn, schedule, x, t, t_next, eta, clip_x0)
         if callback is not None:
             callback(t_next, x)
     return x
