@@ -1,7 +1,8 @@
 """DDPM with a small U-Net on procedural images (shapes 16x16), optionally class-conditional
 with classifier-free guidance; inpainting.
 
-    OMP_NUM_THREADS=1 python demos/ddpm_images.py --conditional --guidance 0,1,2,4   # the docs run
+    OMP_NUM_THREADS=1 python demos/ddpm_images.py --conditional --guidance 0,1,2,4 \
+        --train-steps 1200 --n-eval 300 --steps 25                            # the docs run (~12 min)
     python demos/ddpm_images.py --data my_images.npz            # your own images (and labels)
     python demos/ddpm_images.py --quick                          # seconds
 
