@@ -8,3 +8,5 @@ from .gan import GAN, GANConfig, DCGANGenerator, DCGANDiscriminator, MLPGenerato
 from .gpt import GPT, GPTConfig
 from . import flows
 from .flows import Flow, FlowConfig, build_flow, PixelMADE
+from . import diffusion
+from .diffusion import Diffusion, DiffusionConfig
