@@ -59,13 +59,19 @@ def main():
         n_train, n_test, n_eval, steps, fn_epochs, sample_steps, T, channels = \
             256, 64, 24, 10, 1, 4, 50, 8
     if args.data:
-        images, labels = sg.data.load_images(args.data)
+        try:
+            images, labels = sg.data.load_images(args.data)
+        except sg.data.DataFileError as e:
+            p.error(str(e))
         order = np.random.default_rng(args.seed).permutation(len(images))
         images, labels = images[order], None if labels is None else labels[order]
         k = max(1, len(images) // 10)
         test, test2, train = images[:k], images[k:2 * k], images[2 * k:]
+        if labels is None and args.conditional:
+            p.error(f"--conditional needs 'labels' in {args.data}")
         train_labels = labels[2 * k:] if labels is not None else np.zeros(len(train), np.int64)
-        classes = [str(c) for c in range(int(train_labels.max()) + 1)]
+        classes = [str(c) for c in range(int(train_labels.max()) + 1)] if labels is not None \
+            else ['all']
         label = os.path.splitext(os.path.basename(args.data))[0]
     else:
         train, train_labels, classes = load('shapes', n_train, args.seed, 16)
@@ -74,8 +80,9 @@ def main():
         label = 'shapes'
     n_classes, shape = len(classes), train.shape[1:]
     cond = n_classes if args.conditional else None
+    # without labels there is no classifier to embed with: distances on the pixels
     net = metrics.train_feature_net(train, train_labels, arch='conv', epochs=fn_epochs,
-                                    seed=args.seed, device=args.device)
+                                    seed=args.seed, device=args.device) if n_classes > 1 else None
 
     sg.manual_seed(args.seed)
     model = Diffusion(DiffusionConfig(data_shape=shape, T=T, arch='unet', channels=channels,
@@ -134,7 +141,8 @@ def main():
     sg.viz.image_grid(np.concatenate([test[:10], np.clip((filled.numpy() + 1) / 2, 0, 1)]), nrow=10,
                       path=os.path.join(out, f"diffusion_{label}_inpaint.png"),
                       title='held-out images (top); left half kept, right half inpainted (bottom)')
-    write_results(out, dict(results=results, seed=args.seed, steps=steps, train_cpu_min=train_cpu,
+    write_results(out, dict(results=results, data=args.data or 'shapes', seed=args.seed,
+                            steps=steps, train_cpu_min=train_cpu,
                             sampler=args.sampler, sampling_steps=sample_steps,
                             conditional=bool(cond), wall_s=time.time() - t_start),
                   {'samples': fake, **({'labels': fake_labels} if cond else {})})

@@ -39,7 +39,10 @@ FRAMES = (999, 600, 400, 250, 150, 80, 30, 0)
 def load_points(args, name, n_train, n_test):
     """(train, test, label): from --data (shuffled, the last n_test held out) or toy2d."""
     if args.data:
-        x = sg.data.load_points(args.data)
+        try:
+            x = sg.data.load_points(args.data)
+        except sg.data.DataFileError as e:
+            raise SystemExit(f"ddpm_toy2d: {e}")
         x = x[np.random.default_rng(args.seed).permutation(len(x))]
         n_test = min(n_test, len(x) // 5)
         return x[n_test:], x[:n_test], os.path.splitext(os.path.basename(args.data))[0]
@@ -84,8 +87,9 @@ def strip(panels, lim, path, title):
 
 def run(name, args, out, cfg):
     train_x, test_x, label = load_points(args, name, cfg['n_train'], cfg['n_eval'])
-    c = float(train_x.std())
-    z_train, z_test = train_x / c, test_x / c
+    # centred and scaled to unit variance, the noise's scale, so the defaults fit any data
+    m, c = train_x.mean(0), float(train_x.std())
+    z_train, z_test = (train_x - m) / c, (test_x - m) / c
     sg.manual_seed(args.seed)
     model = Diffusion(DiffusionConfig(data_shape=(2,), hidden=cfg['hidden'], depth=cfg['depth'],
                                       time_dim=32)).to(args.device)
@@ -95,16 +99,19 @@ def run(name, args, out, cfg):
     ema = train(model, z_train, cfg['steps'], cfg['batch'], args.lr, args.seed, args.device, label)
     train_cpu = (time.process_time() - t_cpu) / 60
     lim = tuple(np.array([-1, 1]) * 1.15 * float(np.abs(test_x).max()))
+    if args.data:                  # a user's points need not be centred on 0
+        lo, hi = float(test_x.min()), float(test_x.max())
+        lim = (lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo))
     rows, samples, frames = {}, {}, {}
     with ema.average_parameters():
         for key, (sampler, options) in SAMPLERS.items():
             sg.manual_seed(args.seed + 1)
             extra = {}
             if sampler == 'ddpm':
-                extra['callback'] = lambda t, x: frames.__setitem__(t, x.numpy() * c) \
+                extra['callback'] = lambda t, x: frames.__setitem__(t, x.numpy() * c + m) \
                     if t in FRAMES else None
             t0 = time.time()
-            x = model.sample(len(test_x), sampler, **options, **extra).numpy() * c
+            x = model.sample(len(test_x), sampler, **options, **extra).numpy() * c + m
             seconds = time.time() - t0
             samples[key] = x
             rows[key] = dict(one_nn=sg.metrics.one_nn_accuracy(x, test_x),
@@ -170,7 +177,7 @@ def main():
         f"{n}: NLL {r['nll']:.3f}" + (f" vs entropy {r['entropy']:.3f}" if r['entropy'] else '')
         + f", train {r['train_cpu_min']:.1f} CPU min" for n, r in results.items())
         + f"; seed {args.seed}; whole demo {time.time() - t_start:.0f} s)")
-    write_results(out, dict(results=results, seed=args.seed, config=cfg,
+    write_results(out, dict(results=results, data=args.data or names, seed=args.seed, config=cfg,
                             wall_s=time.time() - t_start),
                   {f"{n}_best": x for n, x in all_samples.items()})
 

@@ -81,6 +81,8 @@ DATA_DEMOS = {
                      lambda p: np.savez(p, images=np.zeros((120, 8, 12)))),
     'flow_toy2d': ('points.npy', _points, lambda p: np.save(p, np.zeros((100, 3)))),
     'flow_images': ('imgs.npz', _images, lambda p: np.savez(p, images=np.full((120, 8, 8), 2.0))),
+    'ddpm_toy2d': ('points.npy', _points, lambda p: np.save(p, np.zeros((100, 3)))),
+    'ddpm_images': ('imgs.npz', _images, lambda p: np.savez(p, pictures=np.zeros((120, 8, 8)))),
 }
 
 
