@@ -4,6 +4,8 @@
     python demos/ddpm_toy2d.py --datasets moons --steps 4000      # one set
     python demos/ddpm_toy2d.py --data my_points.npy               # your own (N, 2) points
     python demos/ddpm_toy2d.py --quick                            # seconds
+    OMP_NUM_THREADS=1 python demos/ddpm_toy2d.py --datasets ring8_wide --prediction v \
+        --distill 4 --skip-slow                                   # progressive distillation 64 -> 4 steps
 
 An MLP ε-predictor (docs/diffusion.md) is trained on standardised points (x / c, c the
 training set's std) with Adam, a linearly decaying learning rate and EMA weights. With
@@ -12,6 +14,11 @@ points: leave-one-out 1-NN two-sample accuracy (0.5 = indistinguishable) and MMD
 (sg.metrics). The probability-flow ODE gives the held-out NLL in nats (in data units:
 −log p(x) = −log p_z(x / c) + 2 log c), next to the true entropy where it is known.
 Figures: the reverse process (DDPM frames from x_T to x_0) and the samplers' outputs.
+
+--distill K: progressive distillation (Salimans & Ho 2022; the loop is ``distill`` below):
+the EMA teacher at --distill-from DDIM steps (η = 0) teaches a student to take one step
+where it takes two, K times, halving the steps each round; every student and the
+undistilled teacher at the same step counts are scored like the samplers.
 """
 import math
 import os
@@ -22,7 +29,8 @@ import numpy as np
 from _common import parser, ensure_out, Progress, write_results
 
 import scratchgen as sg
-from scratchgen.models.diffusion import Diffusion, DiffusionConfig, ode_log_likelihood
+from scratchgen.models.diffusion import (Diffusion, DiffusionConfig, ode_log_likelihood,
+                                         student_times, batch_eps_fn, distill_target, target)
 from scratchgen.viz import new_figure, save
 
 DATASETS = ['ring8_wide', 'checkerboard', 'moons', 'pinwheel']
@@ -69,6 +77,39 @@ def train(model, x, steps, batch, lr, seed, device, label):
     return ema
 
 
+def distill(teacher, x, rounds, steps_from, train_steps, batch, lr, seed, device, label):
+    """Progressive distillation: each round a copy of the teacher learns to match two
+    teacher DDIM steps in one (distill_target), on its own grid of N = N_teacher / 2 times;
+    then it becomes the teacher. Returns {N: student}."""
+    students, N, schedule = {}, steps_from, teacher.schedule
+    for r in range(1, rounds + 1):
+        N //= 2
+        student = Diffusion(teacher.config).to(device)
+        student.load_state_dict(teacher.state_dict())              # start from the teacher
+        opt = sg.optim.Adam(student.parameters(), lr=lr)
+        sched = sg.optim.LinearLR(opt, 1.0, 0.0, train_steps)
+        grid = [np.array(g) for g in student_times(schedule.T, N)]  # (t, t', t'') per student step
+        teacher_eps, rng = batch_eps_fn(teacher), np.random.default_rng((seed, r))
+        progress = Progress(train_steps, f"{label} round {r}: {2 * N} -> {N} steps")
+        for step in range(1, train_steps + 1):
+            x0 = sg.tensor(x[rng.integers(0, len(x), batch)], device=device)
+            i = rng.integers(0, N, batch)                           # a student step per example
+            t, t_mid, t_next = (sg.tensor(g[i], dtype='int64', device=device) for g in grid)
+            z_t, _ = schedule.q_sample(x0, t)
+            x_tilde, eps_tilde = distill_target(teacher_eps, schedule, z_t, t, t_mid, t_next)
+            a, s = schedule.coefficients(z_t, t)
+            pred = student.net(z_t, t.to(z_t.dtype))
+            loss = sg.functional.mse_loss(pred, target(x_tilde, eps_tilde, a, s,
+                                                       student.config.prediction))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            progress(step, loss=loss.item())
+        students[N] = teacher = student
+    return students
+
+
 def panel(ax, x, lim, title):
     ax.scatter(x[:, 0], x[:, 1], s=1.0, alpha=0.4, linewidths=0, rasterized=True)
     ax.set_xlim(*lim), ax.set_ylim(*lim), ax.set_aspect('equal')
@@ -92,7 +133,7 @@ def run(name, args, out, cfg):
     z_train, z_test = (train_x - m) / c, (test_x - m) / c
     sg.manual_seed(args.seed)
     model = Diffusion(DiffusionConfig(data_shape=(2,), hidden=cfg['hidden'], depth=cfg['depth'],
-                                      time_dim=32)).to(args.device)
+                                      time_dim=32, prediction=args.prediction)).to(args.device)
     print(f"\n{label}: {len(train_x)} train / {len(test_x)} test points, scale c = {c:.3f}, "
           f"{sum(p.numel() for p in model.parameters()):,} parameters, {cfg['steps']} steps")
     t_cpu = time.process_time()
@@ -103,22 +144,25 @@ def run(name, args, out, cfg):
         lo, hi = float(test_x.min()), float(test_x.max())
         lim = (lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo))
     rows, samples, frames = {}, {}, {}
+
+    def score(key, sample):                   # 1-NN and MMD² against the held-out points
+        sg.manual_seed(args.seed + 1)         # the same x_T for every sampler
+        t0 = time.time()
+        x = sample().numpy() * c + m
+        samples[key] = x
+        rows[key] = dict(one_nn=sg.metrics.one_nn_accuracy(x, test_x),
+                         mmd2=sg.metrics.mmd2_unbiased(x, test_x),
+                         ms_per_sample=1000 * (time.time() - t0) / len(x))
+        print(f"  {key:<28} 1-NN {rows[key]['one_nn']:.3f}  MMD² {rows[key]['mmd2']:+.5f}  "
+              f"{rows[key]['ms_per_sample']:.3f} ms/sample", flush=True)
+
     with ema.average_parameters():
-        for key, (sampler, options) in SAMPLERS.items():
-            sg.manual_seed(args.seed + 1)
+        for key, (sampler, options) in cfg['samplers'].items():
             extra = {}
             if sampler == 'ddpm':
                 extra['callback'] = lambda t, x: frames.__setitem__(t, x.numpy() * c + m) \
                     if t in FRAMES else None
-            t0 = time.time()
-            x = model.sample(len(test_x), sampler, **options, **extra).numpy() * c + m
-            seconds = time.time() - t0
-            samples[key] = x
-            rows[key] = dict(one_nn=sg.metrics.one_nn_accuracy(x, test_x),
-                             mmd2=sg.metrics.mmd2_unbiased(x, test_x),
-                             ms_per_sample=1000 * seconds / len(x))
-            print(f"  {key:<28} 1-NN {rows[key]['one_nn']:.3f}  MMD² {rows[key]['mmd2']:+.5f}  "
-                  f"{rows[key]['ms_per_sample']:.3f} ms/sample", flush=True)
+            score(key, lambda: model.sample(len(test_x), sampler, **options, **extra))
         n_nll = cfg['n_nll']
         sg.manual_seed(args.seed + 2)
         t0 = time.time()
@@ -130,12 +174,26 @@ def run(name, args, out, cfg):
     entropy = truth.entropy if truth is not None else None
     print(f"  ODE NLL {nll:.3f} nats on {n_nll} test points ({time.time() - t0:.0f} s)"
           + (f"; true entropy {entropy:.3f}" if entropy is not None else ''))
-    frames[0] = frames.get(0, samples['DDPM (1000)'])
-    strip([(f"t = {t}", frames[t]) for t in FRAMES if t in frames] + [('data', test_x)], lim,
-          os.path.join(out, f"diffusion_toy2d_reverse_{label}.png"),
-          f"{label}: the reverse process (DDPM, seed {args.seed})")
-    shown = ['DDPM (1000)', 'DDIM η=0 (10)', 'DDIM η=1 (10)', 'DDIM η=0 (100)',
-             'SDE Euler–Maruyama (1000)', 'ODE Heun (50)']
+    distilled = {}
+    if args.distill:
+        ema.copy_to(model)                    # the teacher: the EMA weights
+        t_cpu = time.process_time()
+        students = distill(model, z_train, args.distill, args.distill_from, cfg['distill_steps'],
+                           cfg['batch'], args.distill_lr, args.seed, args.device, label)
+        distilled = dict(cpu_min=(time.process_time() - t_cpu) / 60, rounds=args.distill,
+                         steps_from=args.distill_from, train_steps=cfg['distill_steps'])
+        for n, student in students.items():
+            score(f"distilled ({n})", lambda: student.sample(len(test_x), 'ddim', steps=n))
+    if 'DDPM (1000)' in samples:
+        frames[0] = frames.get(0, samples['DDPM (1000)'])
+        strip([(f"t = {t}", frames[t]) for t in FRAMES if t in frames] + [('data', test_x)], lim,
+              os.path.join(out, f"diffusion_toy2d_reverse_{label}.png"),
+              f"{label}: the reverse process (DDPM, seed {args.seed})")
+    shown = [k for k in ('DDPM (1000)', 'DDIM η=0 (10)', 'DDIM η=1 (10)', 'DDIM η=0 (100)',
+                         'SDE Euler–Maruyama (1000)', 'ODE Heun (50)') if k in samples]
+    if distilled:
+        shown = [k for k in samples if k.startswith(f"DDIM η=0 ({args.distill_from})")
+                 or k.startswith('distilled') or k in (f"DDIM η=0 ({n})" for n in students)]
     strip([(f"{k}\n1-NN {rows[k]['one_nn']:.3f}", samples[k]) for k in shown]
           + [('held-out data', test_x)], lim,
           os.path.join(out, f"diffusion_toy2d_samplers_{label}.png"),
@@ -143,7 +201,8 @@ def run(name, args, out, cfg):
     best = min(rows, key=lambda k: rows[k]['one_nn'])
     return label, dict(samplers=rows, best=best, best_one_nn=rows[best]['one_nn'], nll=nll,
                        entropy=entropy, n_nll=n_nll, train_cpu_min=train_cpu, steps=cfg['steps'],
-                       n_train=len(train_x), n_test=len(test_x), scale=c), samples[best]
+                       n_train=len(train_x), n_test=len(test_x), scale=c,
+                       prediction=args.prediction, distilled=distilled), samples[best]
 
 
 def main():
@@ -151,6 +210,16 @@ def main():
     p.add_argument('--datasets', default=','.join(DATASETS), help='toy2d names, comma-separated')
     p.add_argument('--steps', type=int, default=None, help='training steps (default 6000)')
     p.add_argument('--lr', type=float, default=2e-3)
+    p.add_argument('--prediction', default='eps', choices=('eps', 'v', 'x0'),
+                   help='what the network predicts (v suits distillation: x̂_0 stays stable at t = T)')
+    p.add_argument('--skip-slow', action='store_true',
+                   help='skip the 1000-step DDPM and SDE samplers (and the reverse-process strip)')
+    p.add_argument('--distill', type=int, default=0, metavar='ROUNDS',
+                   help='progressive distillation rounds (each halves the DDIM steps)')
+    p.add_argument('--distill-from', type=int, default=64, help="the teacher's DDIM steps")
+    p.add_argument('--distill-steps', type=int, default=None,
+                   help='training steps per distillation round (default 1000)')
+    p.add_argument('--distill-lr', type=float, default=5e-4)
     args = p.parse_args()
     out = ensure_out(args.out)
     t_start = time.time()
@@ -161,13 +230,23 @@ def main():
         cfg = dict(steps=6000, batch=512, hidden=128, depth=3, n_train=20000, n_eval=2000,
                    n_nll=1000, nll_steps=100)
     cfg['steps'] = args.steps or cfg['steps']
+    cfg['distill_steps'] = args.distill_steps or (50 if args.quick else 1000)
+    if args.distill and args.distill_from % 2 ** args.distill:
+        raise SystemExit(f"ddpm_toy2d: --distill-from {args.distill_from} cannot be halved "
+                         f"{args.distill} times")
+    samplers = {k: v for k, v in SAMPLERS.items()
+                if not (args.skip_slow and v[1].get('steps', 1000) == 1000)}
+    for r in range(args.distill + 1):         # the undistilled teacher at every student's steps
+        n = args.distill_from // 2 ** r
+        samplers.setdefault(f"DDIM η=0 ({n})", ('ddim', dict(steps=n, eta=0.0)))
+    cfg['samplers'] = samplers
     names = [None] if args.data else args.datasets.split(',')[:1 if args.quick else None]
     results, all_samples = {}, {}
     for name in names:
         label, r, best_samples = run(name, args, out, cfg)
         results[label], all_samples[label] = r, best_samples
 
-    keys = list(SAMPLERS)
+    keys = list(next(iter(results.values()))['samplers'])
     print('\n| sampler | ' + ' | '.join(results) + ' |')
     print('|---|' + '---|' * len(results))
     for k in keys:

@@ -328,3 +328,83 @@ def test_nan_training_stops_with_a_clear_error():
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
+
+
+# ----------------------------------------------------------------------------- distillation
+def exact_eps_batch(schedule, mu=MU, sigma=SIGMA):
+    """exact_eps at a (B,) Tensor of integer times, for distill_target."""
+    def eps(x, t):
+        a, s = schedule.coefficients(x, t)
+        m = sg.tensor(np.array(mu).reshape(1, -1), dtype=x.dtype)
+        return (x - a * m) * (s / (a * a * sigma ** 2 + s * s))
+    return eps
+
+
+def test_student_times_interleave_the_teacher_grid():
+    t, mid, nxt = D.student_times(1000, 4)
+    assert t == [1000, 750, 500, 250] and mid == [875, 625, 375, 125] and nxt == [750, 500, 250, 0]
+    assert t == D.ddim_timesteps(1000, 4)[:-1]
+
+
+@pytest.mark.parametrize('t, t_mid, t_next', [(1000, 875, 750), (500, 375, 250), (250, 125, 0),
+                                              (3, 2, 1)])
+def test_distill_target_one_step_equals_two_teacher_steps(t, t_mid, t_next):
+    """With the exact Gaussian denoiser as teacher, one DDIM step (samplers.ddim_step)
+    driven by the target ε̃ lands where two teacher DDIM steps land, to float64 precision;
+    x̃ is the x̂_0 of that step."""
+    z = noise(64, seed=5).to(sg.float64) * 1.3
+    times = [sg.full((64,), v, dtype='int64') for v in (t, t_mid, t_next)]
+    x_tilde, eps_tilde = D.distill_target(exact_eps_batch(SCHED), SCHED, z, *times)
+    assert x_tilde.dtype == sg.float64 and x_tilde.shape == (64, 2)
+    two = D.ddim_step(exact_eps(SCHED), SCHED, D.ddim_step(exact_eps(SCHED), SCHED, z, t, t_mid),
+                      t_mid, t_next)
+    one = D.ddim_step(lambda x, tt: eps_tilde, SCHED, z, t, t_next)
+    np.testing.assert_allclose(one.numpy(), two.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(D.denoise(lambda x, tt: eps_tilde, SCHED, z, t).numpy(),
+                               x_tilde.numpy(), rtol=1e-10, atol=1e-10)
+    # one step of the *teacher* lands elsewhere (the test can tell the two apart)
+    assert np.abs(D.ddim_step(exact_eps(SCHED), SCHED, z, t, t_next).numpy() - two.numpy()).max() > 1e-4
+
+
+def test_distill_target_mixed_times_in_one_batch():
+    """Each row uses its own (t, t', t''): a mixed batch equals the rows computed alone."""
+    z = noise(4, seed=6).to(sg.float64)
+    rows = [(1000, 875, 750), (750, 625, 500), (500, 375, 250), (250, 125, 0)]
+    times = [sg.tensor(np.array(c), dtype='int64') for c in zip(*rows)]
+    x_mixed, _ = D.distill_target(exact_eps_batch(SCHED), SCHED, z, *times)
+    for i, r in enumerate(rows):
+        xi, _ = D.distill_target(exact_eps_batch(SCHED), SCHED, z[i:i + 1],
+                                 *[sg.full((1,), v, dtype='int64') for v in r])
+        np.testing.assert_allclose(x_mixed.numpy()[i], xi.numpy()[0], rtol=1e-12)
+
+
+def test_one_round_of_distillation_beats_the_teacher_at_half_the_steps():
+    """Teacher: the exact Gaussian denoiser at N = 8 DDIM steps. A small v-prediction MLP
+    trained for 400 steps on distill_target becomes a 4-step sampler whose samples (from
+    the same x_T) are closer to the teacher's 8-step samples than the teacher's own
+    4-step samples are (measured: 0.005 vs 0.154 mean distance)."""
+    sg.manual_seed(0)
+    student = D.Diffusion(D.DiffusionConfig(hidden=64, depth=2, time_dim=16, prediction='v'))
+    opt = sg.optim.Adam(student.parameters(), lr=3e-3)
+    sched = sg.optim.LinearLR(opt, 1.0, 0.05, 400)
+    grid = [np.array(g) for g in D.student_times(SCHED.T, 4)]
+    rng, teacher = np.random.default_rng(0), exact_eps_batch(SCHED)
+    for step in range(400):
+        x0 = sg.tensor(np.array(MU) + SIGMA * rng.standard_normal((256, 2)), dtype=sg.float32)
+        i = rng.integers(0, 4, 256)
+        t, t_mid, t_next = (sg.tensor(g[i], dtype='int64') for g in grid)
+        z, _ = SCHED.q_sample(x0, t)
+        x_tilde, eps_tilde = D.distill_target(teacher, SCHED, z, t, t_mid, t_next)
+        a, s = SCHED.coefficients(z, t)
+        loss = F.mse_loss(student.net(z, t.to(z.dtype)), D.target(x_tilde, eps_tilde, a, s, 'v'))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+    x_T = noise(2000, seed=7)
+    ref = D.ddim_sample(exact_eps(SCHED), SCHED, x_T, steps=8).numpy()
+    own = D.ddim_sample(exact_eps(SCHED), SCHED, x_T, steps=4).numpy()
+    got = D.ddim_sample(student.eps_fn(), SCHED, x_T, steps=4).numpy()
+    d_student = np.linalg.norm(got - ref, axis=1).mean()
+    d_teacher = np.linalg.norm(own - ref, axis=1).mean()
+    assert d_student < 0.25 * d_teacher, (d_student, d_teacher)

@@ -1,11 +1,12 @@
 """Diffusion models (docs/diffusion.md): DDPM, DDIM, the VP-SDE and its probability-flow
-ODE, exact likelihood, inpainting and classifier-free guidance.
+ODE, exact likelihood, inpainting, classifier-free guidance and progressive distillation.
 
 schedule     Schedule: ᾱ, α, β, SNR (linear, cosine); q(x_t | x_0) in closed form
 objectives   ε-, v- and x₀-prediction: losses and conversions
 samplers     ddpm, ddim (+ encode), sde, ode (Heun, RK4), ode_log_likelihood, inpaint, cfg_combine
 networks     MLPDenoiser (2-D points), UNet (images), TimeEmbedding
 model        DiffusionConfig, Diffusion (schedule + network + loss + eps_fn + sample)
+distill      progressive distillation: student_times, batch_eps_fn, distill_target
 """
 from .schedule import Schedule
 from .objectives import PREDICTIONS, to_eps, to_x0, target, diffusion_loss
@@ -14,3 +15,4 @@ from .samplers import (ddpm_step, ddpm_sample, ddim_timesteps, ddim_step, ddim_s
                        ode_log_likelihood, inpaint, cfg_combine)
 from .networks import TimeEmbedding, MLPDenoiser, UNet, ResBlock, AttentionBlock
 from .model import DiffusionConfig, Diffusion
+from .distill import student_times, batch_eps_fn, distill_target

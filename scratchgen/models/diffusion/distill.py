@@ -1,0 +1,57 @@
+"""Progressive distillation (Salimans & Ho 2022; docs/diffusion.md, "Progressive
+distillation").
+
+A student sampler with N deterministic DDIM steps (η = 0) on the grid
+t_0 = T > t_1 > ... > t_N = 0 (``ddim_timesteps(T, N)``) learns to land, in one step
+t -> t'', where its teacher lands in two, t -> t' -> t'' (the teacher's grid has 2N
+steps; t' is the midpoint). With a_t = √ᾱ_t, s_t = √(1 − ᾱ_t) and x̂(z) the teacher's
+x̂_0 (Algorithm 2 of the paper):
+
+    z_t'  = a_t' x̂(z_t)  + (s_t' / s_t)  (z_t  − a_t  x̂(z_t))       teacher DDIM step t -> t'
+    z_t'' = a_t'' x̂(z_t') + (s_t'' / s_t') (z_t' − a_t' x̂(z_t'))     teacher DDIM step t' -> t''
+    x̃     = (z_t'' − (s_t'' / s_t) z_t) / (a_t'' − (s_t'' / s_t) a_t)
+
+x̃ is the x̂_0 for which the student's single DDIM step t -> t'' lands exactly on z_t''
+(solve z_t'' = a_t'' x̃ + (s_t'' / s_t)(z_t − a_t x̃) for x̃); ε̃ = (z_t − a_t x̃) / s_t
+is the same target as noise. The student (initialised from the teacher) regresses its
+own prediction kind on the target made from (x̃, ε̃), at z_t ~ q(z_t | x_0) for training
+data x_0 and t drawn from its own grid; then it becomes the teacher, N halves, repeat.
+The training loop is in demos/ddpm_toy2d.py (``--distill``).
+"""
+from ...autograd import no_grad
+from .objectives import to_eps
+from .samplers import ddim_timesteps
+
+__all__ = ['student_times', 'batch_eps_fn', 'distill_target']
+
+
+def student_times(T, steps):
+    """(t, t', t'') for each of a ``steps``-step student: its grid ddim_timesteps(T, steps)
+    and the midpoints from the teacher's grid ddim_timesteps(T, 2·steps); three lists."""
+    ts = ddim_timesteps(T, 2 * steps)
+    return ts[0:-1:2], ts[1::2], ts[2::2]
+
+
+def batch_eps_fn(model):
+    """ε̂(x, t) of a ``Diffusion`` at a (B,) Tensor of integer times t (one per example)."""
+    def eps(x, t):
+        a, s = model.schedule.coefficients(x, t)
+        return to_eps(model.net(x, t.to(x.dtype)), x, a, s, model.config.prediction)
+    return eps
+
+
+@no_grad()
+def distill_target(teacher_eps, schedule, z_t, t, t_mid, t_next):
+    """(x̃, ε̃): the targets that make one student DDIM step t -> t_next land where two
+    teacher DDIM steps t -> t_mid -> t_next do. ``teacher_eps(x, t)`` takes a (B,) Tensor of
+    integer times (``batch_eps_fn``); t, t_mid, t_next are (B,) integer Tensors with
+    t > t_mid > t_next ≥ 0."""
+    a, s = schedule.coefficients(z_t, t)
+    a1, s1 = schedule.coefficients(z_t, t_mid)
+    a2, s2 = schedule.coefficients(z_t, t_next)
+    x = (z_t - s * teacher_eps(z_t, t)) / a                     # x̂(z_t)
+    z1 = a1 * x + (s1 / s) * (z_t - a * x)                      # z_t'
+    x = (z1 - s1 * teacher_eps(z1, t_mid)) / a1                 # x̂(z_t')
+    z2 = a2 * x + (s2 / s1) * (z1 - a1 * x)                     # z_t''
+    x_tilde = (z2 - (s2 / s) * z_t) / (a2 - (s2 / s) * a)
+    return x_tilde, (z_t - a * x_tilde) / s
