@@ -453,3 +453,109 @@ def _keep_freed_memory():
 
 
 ALLOCATOR_TUNED = _keep_freed_memory()
+
+
+# ----------------------------------------------------------------------------- BLAS threads
+# On a laptop's few cores, OpenBLAS's worker threads help a large product and hurt a small
+# one (they start, split a tiny job, and spin waiting for each other; a batch of small
+# products, as attention's, pays that per product). So by default scratchgen picks the
+# thread count per product: all of them when one product (m x k by k x n) has at least
+# GEMM_THREADS_MIN_WORK multiply-adds, one below. ``set_num_threads(n)`` (or the
+# environment variable SCRATCHGEN_NUM_THREADS=n) fixes n instead; ``set_num_threads(None)``
+# goes back to choosing. threadpoolctl finds the BLAS library; its controller's
+# set_num_threads costs ~5 us and runs only when the count changes (the
+# ``threadpool_limits`` context manager costs ~1.3 ms a call: too slow per product).
+GEMM_THREADS_MIN_WORK = 2 ** 22          # measured in docs/benchmarks.md (threads)
+_blas = None                             # threadpoolctl controllers of NumPy's BLAS
+_blas_max = 1                            # the thread count the BLAS started with
+_blas_now = None                         # the count it is set to now
+_threads_fixed = None                    # set_num_threads(n), or None: per product
+
+
+def _blas_controllers():
+    """NumPy's BLAS libraries as threadpoolctl controllers (found once; [] without
+    threadpoolctl, when the thread count is left as the BLAS chose it)."""
+    global _blas, _blas_max
+    if _blas is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            _blas = []
+            return _blas
+        libs = ThreadpoolController().select(user_api='blas').lib_controllers
+        mine = [c for c in libs if os.path.dirname(np.__file__) in c.filepath]  # numpy.libs/
+        _blas = mine or libs             # a NumPy built on a system BLAS: that one
+        _blas_max = max([c.num_threads for c in _blas], default=1)
+    return _blas
+
+
+def _use_threads(n):
+    global _blas_now
+    for c in _blas_controllers():
+        c.set_num_threads(n)
+    _blas_now = n
+
+
+def set_num_threads(n):
+    """Use ``n`` BLAS threads for every matrix product; ``None``: choose per product
+    (the default: all threads for large products, one for small ones)."""
+    global _threads_fixed
+    if n is not None and (not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1):
+        raise ValueError(f"set_num_threads: expected a positive int or None, got {n!r}")
+    _threads_fixed = None if n is None else int(n)
+    if _threads_fixed is not None:
+        _use_threads(_threads_fixed)
+
+
+def get_num_threads():
+    """The BLAS threads a large product runs on: the fixed count of ``set_num_threads``,
+    or, when scratchgen chooses per product, the count the BLAS started with."""
+    if _threads_fixed is not None:
+        return _threads_fixed
+    _blas_controllers()
+    return _blas_max
+
+
+def matmul(a, b):
+    """``a @ b`` for arrays with ndim >= 2, on the BLAS thread count chosen for the size
+    of one product (see above). Every matrix product of the ops goes through here."""
+    if _threads_fixed is None and not type(a).__module__.startswith('cupy'):
+        n = _blas_max if a.shape[-2] * a.shape[-1] * b.shape[-1] >= GEMM_THREADS_MIN_WORK else 1
+        if n != _blas_now:
+            _use_threads(n)
+    return a @ b
+
+
+def _threads_from_env():
+    value = os.environ.get('SCRATCHGEN_NUM_THREADS')
+    if value:
+        try:
+            set_num_threads(int(value))
+        except ValueError:
+            raise ValueError(f"SCRATCHGEN_NUM_THREADS must be a positive integer, got {value!r}") from None
+
+
+_threads_from_env()
+
+
+# ----------------------------------------------------------------------------- special functions
+_special = {}
+
+
+def special_function(name, xp):
+    """The library implementation of special function ``name`` (e.g. 'erf') for arrays of
+    array module ``xp``: ``scipy.special`` on the host (and emu: it is a ufunc, so it
+    stays behind the device boundary), ``cupyx.scipy.special`` on CUDA; None when that
+    library is not installed (the caller then uses its own series, ops/special.py)."""
+    on_cuda = xp is not np and xp is not emu
+    key = (name, on_cuda)
+    if key not in _special:
+        try:
+            if on_cuda:
+                import cupyx.scipy.special as lib
+            else:
+                import scipy.special as lib
+            _special[key] = getattr(lib, name, None)
+        except ImportError:
+            _special[key] = None
+    return _special[key]
