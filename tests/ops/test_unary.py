@@ -10,6 +10,7 @@ import pytest
 import scratchgen as sg
 from scratchgen import backend
 from scratchgen.ops import special
+from scratchgen.ops.unary import GeluBackward, _gelu_saved
 from helpers import OpCase, Spec, check_case
 
 F = sg.functional
@@ -23,6 +24,13 @@ def np_sigmoid(x):
 
 def np_softplus(x, beta=1.0, threshold=20.0):
     return np.where(beta * x > threshold, x, np.logaddexp(0.0, beta * x) / beta)
+
+
+def np_gelu_tanh_grad(x):
+    """d/dx of 0.5 x (1 + tanh(u)) by the chain rule, written out independently."""
+    c, a = math.sqrt(2 / math.pi), 0.044715
+    t = np.tanh(c * (x + a * x ** 3))
+    return 0.5 * (1 + t) + 0.5 * x * (1 - t ** 2) * c * (1 + 3 * a * x ** 2)
 
 
 CASES = [
@@ -61,6 +69,13 @@ CASES = [
     OpCase('Gelu', lambda x: F.gelu(x, approximate='tanh'), [Spec((3, 4), low=-4, high=4)],
            name='Gelu tanh', reference=lambda x: 0.5 * x * (
                1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))),
+    OpCase('GeluBackward', lambda x, g: GeluBackward('none', _gelu_saved(x.data, 'none'))(x, g),
+           [Spec((2, 4), low=-4, high=4), (2, 4)],
+           reference=lambda x, g: g * (0.5 * (1 + np_erf(x / math.sqrt(2)))
+                                       + x * np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi))),
+    OpCase('GeluBackward', lambda x, g: GeluBackward('tanh', _gelu_saved(x.data, 'tanh'))(x, g),
+           [Spec((3, 4), low=-4, high=4), Spec((3, 4), noncontig=True)], name='GeluBackward tanh',
+           reference=lambda x, g: g * np_gelu_tanh_grad(x)),
     OpCase('Silu', F.silu, [Spec((3, 4), low=-5, high=5)],
            reference=lambda x: x * np_sigmoid(x)),
     OpCase('Softplus', F.softplus, [Spec((3, 4), low=-5, high=5)], reference=np_softplus),
