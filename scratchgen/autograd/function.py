@@ -32,25 +32,27 @@ class Function:
             Function.registry[cls.__name__] = cls
 
     def __call__(self, *inputs):
-        if not all(type(x) is Tensor or isinstance(x, Tensor) for x in inputs):
-            inputs = [as_tensor_like(x, inputs) for x in inputs]
-        if len(inputs) > 1:
-            kind = type(inputs[0].data)
-            if any(type(t.data) is not kind for t in inputs[1:]) and \
-                    len({t.device for t in inputs}) > 1:
+        for x in inputs:
+            if not isinstance(x, Tensor):     # a Python scalar, e.g. the 0.5 of x * 0.5
+                inputs = [as_tensor_like(x, inputs) for x in inputs]
+                break
+        arrays = [t.data for t in inputs]
+        if len(arrays) > 1:                   # one array type: one device (no per-call set)
+            kind = type(arrays[0])
+            if any(type(a) is not kind for a in arrays) and len({t.device for t in inputs}) > 1:
                 raise RuntimeError(f"{self.name}: inputs are on different devices "
                                    f"({', '.join(x.device for x in inputs)}); move them with .to()")
-        outs = self.forward(*[t.data for t in inputs])
-        single = not isinstance(outs, tuple)
+        outs = self.forward(*arrays)
+        single = type(outs) is not tuple
         if single:
             outs = (outs,)
-        needs_grad = (self.differentiable and _state.enabled
-                      and any(t._requires_grad for t in inputs))
+        needs_grad = self.differentiable and _state.enabled and \
+            any([t._requires_grad for t in inputs])
         outputs = [Tensor._from_op(backend.ensure_array(o), needs_grad) for o in outs]
         if needs_grad:
             self.inputs = inputs
             self.outputs = [weakref.ref(o) for o in outputs]
-            self.generation = max(t.generation for t in inputs)
+            self.generation = max([t.generation for t in inputs])
             Function._seq += 1
             self.seq = Function._seq
             for o in outputs:
