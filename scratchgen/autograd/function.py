@@ -34,12 +34,13 @@ class Function:
     def __call__(self, *inputs):
         for x in inputs:
             if not isinstance(x, Tensor):     # a Python scalar, e.g. the 0.5 of x * 0.5
-                inputs = [as_tensor_like(x, inputs) for x in inputs]
+                inputs = [t if isinstance(t, Tensor) else as_tensor_like(t, inputs)
+                          for t in inputs]
                 break
         arrays = [t.data for t in inputs]
-        if len(arrays) > 1:                   # one array type: one device (no per-call set)
-            kind = type(arrays[0])
-            if any(type(a) is not kind for a in arrays) and len({t.device for t in inputs}) > 1:
+        kind = type(arrays[0]) if arrays else None
+        for a in arrays:                      # one array type: one device (no per-call set)
+            if type(a) is not kind and len({t.device for t in inputs}) > 1:
                 raise RuntimeError(f"{self.name}: inputs are on different devices "
                                    f"({', '.join(x.device for x in inputs)}); move them with .to()")
         outs = self.forward(*arrays)

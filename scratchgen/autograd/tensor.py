@@ -205,8 +205,10 @@ def as_tensor_like(x, others):
     Tensor in ``others`` in device, and in dtype for scalars: scalars never promote."""
     if isinstance(x, Tensor):
         return x
-    ref = next((o for o in others if isinstance(o, Tensor)), None)
-    if ref is None:
+    for ref in others:
+        if isinstance(ref, Tensor):
+            break
+    else:
         raise TypeError("an op needs at least one Tensor input")
     if isinstance(x, _SCALARS):
         dtype = ref.data.dtype
