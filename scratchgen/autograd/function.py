@@ -47,18 +47,16 @@ class Function:
         single = type(outs) is not tuple
         if single:
             outs = (outs,)
-        needs_grad = self.differentiable and _state.enabled and \
-            any([t._requires_grad for t in inputs])
-        outputs = [Tensor._from_op(backend.ensure_array(o), needs_grad) for o in outs]
-        if needs_grad:
+        if self.differentiable and _state.enabled and any([t._requires_grad for t in inputs]):
             self.inputs = inputs
-            self.outputs = [weakref.ref(o) for o in outputs]
             self.generation = max([t.generation for t in inputs])
             Function._seq += 1
             self.seq = Function._seq
-            for o in outputs:
-                o.creator = self
-                o.generation = self.generation + 1
+            outputs = [Tensor._from_op(backend.ensure_array(o), True, self, self.generation + 1)
+                       for o in outs]
+            self.outputs = [weakref.ref(o) for o in outputs]
+        else:
+            outputs = [Tensor._from_op(backend.ensure_array(o), False) for o in outs]
         if _state.tracer is not None:
             _state.tracer.record(self, inputs, outputs)
         if _state.anomaly:

@@ -34,9 +34,10 @@ class Tensor:
         self.requires_grad = requires_grad
 
     @classmethod
-    def _from_op(cls, data, requires_grad):
+    def _from_op(cls, data, requires_grad, creator=None, generation=0):
+        """The lean constructor for an op's output or a constant (no checks: speed)."""
         t = cls.__new__(cls)
-        t.data, t.grad, t.creator, t.generation = data, None, None, 0
+        t.data, t.grad, t.creator, t.generation = data, None, creator, generation
         t.retains_grad, t.name = False, None
         t._requires_grad = requires_grad and data.dtype.kind in 'fc'
         return t
