@@ -40,6 +40,25 @@ CASES = {
 TARGETS = {'a': 1.6, 'b': 1.3, 'c': 2.5, 'd': 2.0, 'e': 2.5, 'f': 2.0}
 
 
+def layer_case(case, T, F):
+    """Cases g, h, i, written once: the two libraries spell gelu and linear alike.
+    ``T`` makes a tensor of the library, ``F`` is its functional module."""
+    x, g = T(768, 512 if case != 'i' else 128), T(768, 512, grad=False)
+    if case == 'i':
+        w, b = T(512, 128, scale=0.1), T(512)
+
+        def run():
+            F.linear(x, w, b).backward(g)
+            x.grad = w.grad = b.grad = None
+        return run
+    approximate = 'none' if case == 'g' else 'tanh'
+
+    def run():
+        F.gelu(x, approximate=approximate).backward(g)
+        x.grad = None
+    return run
+
+
 def build_sg(case):
     import numpy as np
     import scratchgen as sg
@@ -112,19 +131,8 @@ def build_sg(case):
             x.grad = None
             for p in list(ln.parameters()) + list(mha.parameters()):
                 p.grad = None
-    elif case in ('g', 'h'):
-        x, g = T(768, 512), T(768, 512, grad=False)
-        approximate = 'none' if case == 'g' else 'tanh'
-
-        def run():
-            F.gelu(x, approximate=approximate).backward(g)
-            x.grad = None
-    elif case == 'i':
-        x, w, b, g = T(768, 128), T(512, 128, scale=0.1), T(512), T(768, 512, grad=False)
-
-        def run():
-            sg.nn.functional.linear(x, w, b).backward(g)
-            x.grad = w.grad = b.grad = None
+    else:
+        run = layer_case(case, T, sg.nn.functional)
     return run
 
 
@@ -202,19 +210,8 @@ def build_torch(case):
             x.grad = None
             for p in list(ln.parameters()) + list(mha.parameters()):
                 p.grad = None
-    elif case in ('g', 'h'):
-        x, g = T(768, 512), T(768, 512, grad=False)
-        approximate = 'none' if case == 'g' else 'tanh'
-
-        def run():
-            F.gelu(x, approximate=approximate).backward(g)
-            x.grad = None
-    elif case == 'i':
-        x, w, b, g = T(768, 128), T(512, 128, scale=0.1), T(512), T(768, 512, grad=False)
-
-        def run():
-            F.linear(x, w, b).backward(g)
-            x.grad = w.grad = b.grad = None
+    else:
+        run = layer_case(case, T, F)
     return run
 
 
