@@ -532,7 +532,8 @@ def _threads_from_env():
         try:
             set_num_threads(int(value))
         except ValueError:
-            raise ValueError(f"SCRATCHGEN_NUM_THREADS must be a positive integer, got {value!r}") from None
+            raise ValueError(f"SCRATCHGEN_NUM_THREADS must be a positive integer, "
+                             f"got {value!r}") from None
 
 
 _threads_from_env()

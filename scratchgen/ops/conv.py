@@ -231,7 +231,8 @@ class ConvTranspose2d(Function):
                 y += b.reshape(-1, 1, 1)
             return y
         wt = w.reshape(g, c // g, og * kh * kw).swapaxes(1, 2)      # (G, O/G*kh*kw, C/G)
-        cols = backend.matmul(backend.xp_of(w).ascontiguousarray(wt), x.reshape(n, g, c // g, h * wd))
+        cols = backend.matmul(backend.xp_of(w).ascontiguousarray(wt),
+                              x.reshape(n, g, c // g, h * wd))
         cols = cols.reshape(n, g * og, kh, kw, h, wd)
         y = _pad(_col2im(cols, canvas_hw, self.stride, self.dilation), _negate(self.padding))
         if b is not None:

@@ -272,7 +272,8 @@ class GeluBackward(Function):
             du = _SQRT_2_OVER_PI * (1.0 + (3.0 * _GELU_TANH_C) * (x * x))
             d1 = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du
             # gelu'' = (1 - t^2) (u' + x (u''/2 - t u'^2)), u'' = 6 c a x
-            d2 = (1.0 - t * t) * (du + x * ((3.0 * _SQRT_2_OVER_PI * _GELU_TANH_C) * x - t * du * du))
+            half_ddu = (3.0 * _SQRT_2_OVER_PI * _GELU_TANH_C) * x
+            d2 = (1.0 - t * t) * (du + x * (half_ddu - t * du * du))
         else:
             cdf = 0.5 * (1.0 + erf(x * math.sqrt(0.5)))
             pdf = exp(-0.5 * (x * x)) * (1.0 / math.sqrt(2.0 * math.pi))
