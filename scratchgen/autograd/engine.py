@@ -42,7 +42,7 @@ def _walk(roots, root_grads, retain_graph, create_graph, targets, accumulate):
 
     def push(f):
         if f is not None and id(f) not in seen:
-            if getattr(f, 'released', False):
+            if f.released:
                 raise RuntimeError(
                     "backward: trying to backward through the graph a second time (or "
                     "directly access saved tensors after they have been freed). Pass "

@@ -23,6 +23,7 @@ class Function:
     registry = {}            # name -> class, for the op-coverage meta-test
     differentiable = True    # False for comparisons, argmax, ... (no backward)
     _seq = 0                 # creation counter: deterministic tie-break in the graph walk
+    released = False         # True once backward has used and dropped the saved state
 
     def __init_subclass__(cls, register=True, **kwargs):
         super().__init_subclass__(**kwargs)
