@@ -1,7 +1,8 @@
 """When do BLAS threads pay? One float32 product (m x k) @ (k x n) at 1 and at all BLAS
-threads, for the shapes the benchmarks and demos use; this is how
-``backend.GEMM_THREADS_MIN_WORK`` (all threads from this many multiply-adds m*k*n per
-product, one below) was chosen. Also times a batch of small products (attention's).
+threads, for the shapes the benchmarks and demos use; this is the data behind
+scratchgen's default of one BLAS thread and ``backend.GEMM_THREADS_MIN_WORK`` (the size
+from which ``sg.set_num_threads(n)`` lets a product use n threads). Also times batches
+of small products (attention's, and the narrow conv layout's).
 
     python bench/threads.py            # on an otherwise idle machine: check `uptime`
 """
@@ -36,7 +37,7 @@ def best_time(f, repeats=7, inner=None):
 
 
 def main():
-    most = backend.get_num_threads()
+    most = max(c.num_threads for c in backend._blas_controllers())   # as the BLAS started
     print(f"load average {os.getloadavg()[0]:.2f}; BLAS threads available: {most}; "
           f"GEMM_THREADS_MIN_WORK = {backend.GEMM_THREADS_MIN_WORK:,}")
     print(f"{'batch x (m, k, n)':<26} {'m*k*n':>12} {'1 thread':>10} {f'{most} threads':>10} "
@@ -47,11 +48,11 @@ def main():
         c = rng.standard_normal((b, k, n) if b > 1 else (k, n)).astype(np.float32)
         times = []
         for threads in (1, most):
-            backend.set_num_threads(threads)
+            backend._use_threads(threads)
             times.append(best_time(lambda: a @ c))
         print(f"{f'{b} x ({m}, {k}, {n})':<26} {m * k * n:>12,} {times[0] * 1e3:>7.3f} ms "
               f"{times[1] * 1e3:>7.3f} ms {times[0] / times[1]:>7.2f}x", flush=True)
-    backend.set_num_threads(None)
+    backend._use_threads(1)
 
 
 if __name__ == '__main__':

@@ -456,26 +456,28 @@ ALLOCATOR_TUNED = _keep_freed_memory()
 
 
 # ----------------------------------------------------------------------------- BLAS threads
-# On a laptop's few cores, OpenBLAS's worker threads help a large product and hurt a small
-# one (they start, split a tiny job, and spin waiting for each other; a batch of small
-# products, as attention's, pays that per product). So by default scratchgen picks the
-# thread count per product: all of them when one product (m x k by k x n) has at least
-# GEMM_THREADS_MIN_WORK multiply-adds, one below. ``set_num_threads(n)`` (or the
-# environment variable SCRATCHGEN_NUM_THREADS=n) fixes n instead; ``set_num_threads(None)``
-# goes back to choosing. threadpoolctl finds the BLAS library; its controller's
+# OpenBLAS's worker threads busy-wait for one another. On a laptop's few cores, with
+# anything else running, a product split over two threads waits for a core to come free:
+# measured here (bench/threads.py, docs/benchmarks.md), a 0.05 ms product took 16 ms with
+# two threads at a load average of 1.6 on 2 cores, and attention's batch of small
+# products ran 23x slower. Threads help only large products on otherwise idle cores. So
+# every matrix product of the ops runs on ONE BLAS thread by default, and
+# ``set_num_threads(n)`` (or the environment variable SCRATCHGEN_NUM_THREADS=n) lets the
+# large ones (at least GEMM_THREADS_MIN_WORK multiply-adds, m x k by k x n) use n; small
+# ones always keep one. threadpoolctl finds the BLAS library once; its controller's
 # set_num_threads costs ~5 us and runs only when the count changes (the
 # ``threadpool_limits`` context manager costs ~1.3 ms a call: too slow per product).
-GEMM_THREADS_MIN_WORK = 2 ** 22          # measured in docs/benchmarks.md (threads)
+# NumPy code of your own in the same process sees the count of the last product.
+GEMM_THREADS_MIN_WORK = 2 ** 24          # measured in docs/benchmarks.md (threads)
 _blas = None                             # threadpoolctl controllers of NumPy's BLAS
-_blas_max = 1                            # the thread count the BLAS started with
-_blas_now = None                         # the count it is set to now
-_threads_fixed = None                    # set_num_threads(n), or None: per product
+_blas_now = None                         # the count the BLAS is set to now
+_threads = 1                             # the count a large product may use
 
 
 def _blas_controllers():
     """NumPy's BLAS libraries as threadpoolctl controllers (found once; [] without
     threadpoolctl, when the thread count is left as the BLAS chose it)."""
-    global _blas, _blas_max
+    global _blas
     if _blas is None:
         try:
             from threadpoolctl import ThreadpoolController
@@ -485,7 +487,6 @@ def _blas_controllers():
         libs = ThreadpoolController().select(user_api='blas').lib_controllers
         mine = [c for c in libs if os.path.dirname(np.__file__) in c.filepath]  # numpy.libs/
         _blas = mine or libs             # a NumPy built on a system BLAS: that one
-        _blas_max = max([c.num_threads for c in _blas], default=1)
     return _blas
 
 
@@ -497,30 +498,26 @@ def _use_threads(n):
 
 
 def set_num_threads(n):
-    """Use ``n`` BLAS threads for every matrix product; ``None``: choose per product
-    (the default: all threads for large products, one for small ones)."""
-    global _threads_fixed
-    if n is not None and (not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1):
-        raise ValueError(f"set_num_threads: expected a positive int or None, got {n!r}")
-    _threads_fixed = None if n is None else int(n)
-    if _threads_fixed is not None:
-        _use_threads(_threads_fixed)
+    """Let large matrix products use ``n`` BLAS threads (default 1; small products always
+    run on one). Worth it on otherwise idle cores only (module comment above)."""
+    global _threads
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"set_num_threads: expected a positive int, got {n!r}")
+    _threads = int(n)
 
 
 def get_num_threads():
-    """The BLAS threads a large product runs on: the fixed count of ``set_num_threads``,
-    or, when scratchgen chooses per product, the count the BLAS started with."""
-    if _threads_fixed is not None:
-        return _threads_fixed
-    _blas_controllers()
-    return _blas_max
+    """The BLAS threads a large matrix product may use (``set_num_threads``)."""
+    return _threads
 
 
 def matmul(a, b):
     """``a @ b`` for arrays with ndim >= 2, on the BLAS thread count chosen for the size
     of one product (see above). Every matrix product of the ops goes through here."""
-    if _threads_fixed is None and not type(a).__module__.startswith('cupy'):
-        n = _blas_max if a.shape[-2] * a.shape[-1] * b.shape[-1] >= GEMM_THREADS_MIN_WORK else 1
+    if not type(a).__module__.startswith('cupy'):
+        n = 1
+        if _threads > 1 and a.shape[-2] * a.shape[-1] * b.shape[-1] >= GEMM_THREADS_MIN_WORK:
+            n = _threads
         if n != _blas_now:
             _use_threads(n)
     return a @ b
