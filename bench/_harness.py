@@ -7,6 +7,7 @@ A script defines ``CASES`` ({name: description}), ``build_sg(case)`` and
 calls ``main(__file__, CASES, build_sg, build_torch, targets, __doc__)``.
 """
 import argparse
+import importlib.util
 import json
 import os
 import statistics
@@ -30,10 +31,23 @@ def median_time(step, repeats, warmup=3):
     return statistics.median(times)
 
 
-def _worker(lib, case, repeats, build_sg, build_torch):
+def _peak_rss_mb():
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024      # Linux: KiB
+
+
+def _worker(lib, case, repeats, build_sg, build_torch, rss_steps=0):
     if lib == 'torch' and os.environ.get('BENCH_THREADS'):
         import torch
         torch.set_num_threads(int(os.environ['BENCH_THREADS']))
+    if rss_steps:       # peak resident memory: after import, after building, after the steps
+        __import__('scratchgen' if lib == 'sg' else 'torch')
+        imported = _peak_rss_mb()
+        step = (build_sg if lib == 'sg' else build_torch)(case)
+        built = _peak_rss_mb()
+        for _ in range(rss_steps):
+            step()
+        return [imported, built, _peak_rss_mb()]
     step = (build_sg if lib == 'sg' else build_torch)(case)
     return median_time(step, repeats)
 
@@ -44,21 +58,27 @@ def main(script, cases, build_sg, build_torch, targets=None, doc=''):
     ap.add_argument('--repeats', type=int, default=20)
     ap.add_argument('--threads', type=int, default=None,
                     help='BLAS/OpenMP threads for both libraries (default: their own choice)')
+    ap.add_argument('--rss', type=int, default=0, metavar='STEPS',
+                    help='instead of timing, report the peak resident memory (RSS) of STEPS steps')
     ap.add_argument('--worker', choices=['sg', 'torch'], help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        print(json.dumps(_worker(args.worker, args.cases[0], args.repeats, build_sg, build_torch)))
+        print(json.dumps(_worker(args.worker, args.cases[0], args.repeats, build_sg, build_torch,
+                                 args.rss)))
         return
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
     if args.threads:
         env.update({var: str(args.threads) for var in THREAD_VARS})
-    try:
-        import torch  # noqa: F401
+    # find torch without importing it: a child's peak RSS starts from its parent's (Linux
+    # keeps ru_maxrss across fork and exec), so this process stays small
+    if importlib.util.find_spec('torch') is not None:
         libs = ['sg', 'torch']
-    except ImportError:
+    else:
         libs = ['sg']
         print("PyTorch is not installed: scratchgen times only (pip install torch==2.13.0 for ratios)")
     targets = targets or {}
+    if args.rss:
+        return _rss_table(script, cases, args, libs, env)
     width = max(len(d) for d in cases.values())
     print(f"threads: {args.threads or 'library default'}; median of {args.repeats} repeats")
     print(f"{'case':<6} {'what':<{width}} {'scratchgen':>11} {'torch':>10} {'ratio':>6} {'target':>7}")
@@ -79,3 +99,24 @@ def main(script, cases, build_sg, build_torch, targets=None, doc=''):
         fmt = lambda t: f"{t * 1e3:.2f} ms" if t else '-'     # noqa: E731
         print(f"{case:<6} {cases[case]:<{width}} {fmt(sg_t):>11} {fmt(th_t):>10} {ratio:>6} {target:>7}",
               flush=True)
+
+
+def _rss_table(script, cases, args, libs, env):
+    print(f"peak RSS (MB) of {args.rss} steps; threads: {args.threads or 'library default'}")
+    print(f"{'case':<9} {'lib':<6} {'after import':>12} {'after build':>11} {'peak':>8} "
+          f"{'peak - import':>13}")
+    for case in args.cases:
+        peaks = {}
+        for lib in libs:
+            out = subprocess.run([sys.executable, script, '--worker', lib, '--cases', case,
+                                  '--rss', str(args.rss)], capture_output=True, text=True, env=env)
+            if out.returncode != 0:
+                print(f"  [{lib} {case} failed: {(out.stderr.strip().splitlines() or ['?'])[-1]}]")
+                continue
+            imported, built, peak = json.loads(out.stdout.strip().splitlines()[-1])
+            peaks[lib] = (peak, peak - imported)
+            print(f"{case:<9} {lib:<6} {imported:>12.0f} {built:>11.0f} {peak:>8.0f} "
+                  f"{peak - imported:>13.0f}")
+        if len(peaks) == 2:
+            print(f"{case:<9} ratio  peak {peaks['sg'][0] / peaks['torch'][0]:.2f}, "
+                  f"peak - import {peaks['sg'][1] / peaks['torch'][1]:.2f}", flush=True)

@@ -19,6 +19,11 @@ Cases:
   block128       the same model with a 128-character context (attention weighs more)
   add2           demos/gpt_tasks.py's addition model: vocab 12, block 8, 2 layers, 4 heads,
                  n_embd 64, batch 128 (small tensors: per-op overhead shows)
+  recipe         issue 20's recipe as a user writes it, in both libraries: the char model's
+                 sizes with batch 12, exact GELU (PyTorch's default), attention through
+                 scaled_dot_product_attention(is_causal=True), the tied head as
+                 ``x @ wte.weight.T`` on the (B, T, C) tensor; built from nn layers here,
+                 not from scratchgen.models.gpt
 """
 import math
 import os
@@ -36,6 +41,8 @@ CASES = {
                  dict(CHAR, block=128)),
     'add2': ('GPT step, addition model (block 8, 2x64, batch 128), torch SDPA',
              dict(vocab=12, block=8, layers=2, heads=4, embd=64, batch=128)),
+    'recipe': ('GPT step as a user writes it (block 64, 4x128, batch 12, exact GELU)',
+               dict(CHAR, batch=12, gelu='none', user=True)),
 }
 TARGETS = {case: 2.0 for case in CASES}
 
@@ -47,19 +54,67 @@ def batch(c):
             rng.integers(0, c['vocab'], (c['batch'], c['block'])))
 
 
+def user_gpt(c):
+    """The GPT of the 'recipe' case, written from scratchgen's nn layers as a user would
+    (the same architecture as build_torch's); returns (model, loss_fn)."""
+    import scratchgen as sg
+    nn, F = sg.nn, sg.nn.functional
+    C, H = c['embd'], c['heads']
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ln_1, self.ln_2 = nn.LayerNorm(C), nn.LayerNorm(C)
+            self.c_attn, self.attn_proj = nn.Linear(C, 3 * C), nn.Linear(C, C)
+            self.c_fc, self.mlp_proj = nn.Linear(C, 4 * C), nn.Linear(4 * C, C)
+
+        def forward(self, x):
+            B, T, _ = x.shape
+            q, k, v = sg.split(self.c_attn(self.ln_1(x)), C, dim=2)
+            q, k, v = (t.reshape(B, T, H, C // H).transpose(1, 2) for t in (q, k, v))
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            x = x + self.attn_proj(y.transpose(1, 2).reshape(B, T, C))
+            return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate=c['gelu']))
+
+    class GPT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.wte = nn.Embedding(c['vocab'], C)
+            self.wpe = nn.Embedding(c['block'], C)
+            self.blocks = nn.ModuleList([Block() for _ in range(c['layers'])])
+            self.ln_f = nn.LayerNorm(C)
+
+        def forward(self, idx, targets):
+            x = self.wte(idx) + self.wpe(sg.arange(idx.shape[1]))
+            for b in self.blocks:
+                x = b(x)
+            logits = self.ln_f(x) @ self.wte.weight.T
+            return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+    model = GPT()
+    decay = [p for p in model.parameters() if p.ndim >= 2]
+    rest = [p for p in model.parameters() if p.ndim < 2]
+    opt = sg.optim.AdamW([{'params': decay, 'weight_decay': 0.1},
+                          {'params': rest, 'weight_decay': 0.0}], lr=1e-3, betas=(0.9, 0.95))
+    return model, opt
+
+
 def build_sg(case):
     import scratchgen as sg
     from scratchgen.models.gpt import GPT, GPTConfig
     c = CASES[case][1]
     sg.manual_seed(0)
-    model = GPT(GPTConfig(vocab_size=c['vocab'], block_size=c['block'], n_layer=c['layers'],
-                          n_head=c['heads'], n_embd=c['embd']))
-    opt = model.configure_optimizers(weight_decay=0.1, learning_rate=1e-3)
+    if c.get('user'):
+        model, opt = user_gpt(c)
+    else:
+        model = GPT(GPTConfig(vocab_size=c['vocab'], block_size=c['block'], n_layer=c['layers'],
+                              n_head=c['heads'], n_embd=c['embd']))
+        opt = model.configure_optimizers(weight_decay=0.1, learning_rate=1e-3)
     x, y = (sg.tensor(a) for a in batch(c))
 
     def step():
         opt.zero_grad()
-        _, loss = model(x, y)
+        loss = model(x, y) if c.get('user') else model(x, y)[1]
         loss.backward()
         sg.optim.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -91,7 +146,8 @@ def build_torch(case):
             else:
                 y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
             x = x + self.attn_proj(y.transpose(1, 2).contiguous().view(B, T, C))
-            return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate='tanh'))
+            return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)),
+                                            approximate=c.get('gelu', 'tanh')))
 
     class GPT(nn.Module):
         def __init__(self):

@@ -16,6 +16,9 @@ Cases (issues #2, #3):
   d  attention: B=16, H=4, T=128, D=32, softmax(QK^T/sqrt(D))V, fwd+bwd
   e  small conv-net training step (conv-relu-pool x2, linear, cross-entropy, Adam)
   f  attention block: LayerNorm + MultiheadAttention(128, 4) + residual, B=16, T=128
+  g  exact GELU (erf) of a (768, 512) batch, the recipe GPT's MLP activation, fwd+bwd
+  h  tanh GELU of the same batch, fwd+bwd
+  i  linear layer (768, 128) -> 512 with bias, fwd+bwd (the fused Linear op)
 """
 import os
 import sys
@@ -30,8 +33,30 @@ CASES = {
     'd': 'attention B=16 H=4 T=128 D=32 (fwd+bwd)',
     'e': 'small conv net training step (batch 64, 28x28)',
     'f': 'attention block: LayerNorm + MHA(128, 4 heads) + residual (fwd+bwd)',
+    'g': 'exact GELU of (768, 512) (fwd+bwd)',
+    'h': 'tanh GELU of (768, 512) (fwd+bwd)',
+    'i': 'linear (768, 128) -> 512 with bias (fwd+bwd)',
 }
-TARGETS = {'a': 3.0, 'b': 1.3, 'c': 2.5, 'd': 2.0, 'e': 2.5, 'f': 2.0}
+TARGETS = {'a': 1.6, 'b': 1.3, 'c': 2.5, 'd': 2.0, 'e': 2.5, 'f': 2.0}
+
+
+def layer_case(case, T, F):
+    """Cases g, h, i, written once: the two libraries spell gelu and linear alike.
+    ``T`` makes a tensor of the library, ``F`` is its functional module."""
+    x, g = T(768, 512 if case != 'i' else 128), T(768, 512, grad=False)
+    if case == 'i':
+        w, b = T(512, 128, scale=0.1), T(512)
+
+        def run():
+            F.linear(x, w, b).backward(g)
+            x.grad = w.grad = b.grad = None
+        return run
+    approximate = 'none' if case == 'g' else 'tanh'
+
+    def run():
+        F.gelu(x, approximate=approximate).backward(g)
+        x.grad = None
+    return run
 
 
 def build_sg(case):
@@ -106,6 +131,8 @@ def build_sg(case):
             x.grad = None
             for p in list(ln.parameters()) + list(mha.parameters()):
                 p.grad = None
+    else:
+        run = layer_case(case, T, sg.nn.functional)
     return run
 
 
@@ -183,6 +210,8 @@ def build_torch(case):
             x.grad = None
             for p in list(ln.parameters()) + list(mha.parameters()):
                 p.grad = None
+    else:
+        run = layer_case(case, T, F)
     return run
 
 

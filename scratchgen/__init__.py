@@ -7,7 +7,7 @@
 from . import backend
 from .backend import (float16, float32, float64, int8, int32, int64, uint8, bool_,
                       manual_seed, set_default_device, get_default_device, default_device,
-                      cuda_is_available,
+                      cuda_is_available, set_num_threads, get_num_threads,
                       set_default_dtype, get_default_dtype)
 from .autograd import *          # noqa: F401,F403  Tensor, grad, no_grad, tensor, zeros, ...
 from . import ops

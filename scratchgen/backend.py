@@ -453,3 +453,107 @@ def _keep_freed_memory():
 
 
 ALLOCATOR_TUNED = _keep_freed_memory()
+
+
+# ----------------------------------------------------------------------------- BLAS threads
+# OpenBLAS's worker threads busy-wait for one another. On a laptop's few cores, with
+# anything else running, a product split over two threads waits for a core to come free:
+# measured here (bench/threads.py, docs/benchmarks.md), a 0.05 ms product took 16 ms with
+# two threads at a load average of 1.6 on 2 cores, and attention's batch of small
+# products ran 23x slower. Threads help only large products on otherwise idle cores. So
+# every matrix product of the ops runs on ONE BLAS thread by default, and
+# ``set_num_threads(n)`` (or the environment variable SCRATCHGEN_NUM_THREADS=n) lets the
+# large ones (at least GEMM_THREADS_MIN_WORK multiply-adds, m x k by k x n) use n; small
+# ones always keep one. threadpoolctl finds the BLAS library once; its controller's
+# set_num_threads costs ~5 us and runs only when the count changes (the
+# ``threadpool_limits`` context manager costs ~1.3 ms a call: too slow per product).
+# NumPy code of your own in the same process sees the count of the last product.
+GEMM_THREADS_MIN_WORK = 2 ** 24          # measured in docs/benchmarks.md (threads)
+_blas = None                             # threadpoolctl controllers of NumPy's BLAS
+_blas_now = None                         # the count the BLAS is set to now
+_threads = 1                             # the count a large product may use
+
+
+def _blas_controllers():
+    """NumPy's BLAS libraries as threadpoolctl controllers (found once; [] without
+    threadpoolctl, when the thread count is left as the BLAS chose it)."""
+    global _blas
+    if _blas is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            _blas = []
+            return _blas
+        libs = ThreadpoolController().select(user_api='blas').lib_controllers
+        mine = [c for c in libs if os.path.dirname(np.__file__) in c.filepath]  # numpy.libs/
+        _blas = mine or libs             # a NumPy built on a system BLAS: that one
+    return _blas
+
+
+def _use_threads(n):
+    global _blas_now
+    for c in _blas_controllers():
+        c.set_num_threads(n)
+    _blas_now = n
+
+
+def set_num_threads(n):
+    """Let large matrix products use ``n`` BLAS threads (default 1; small products always
+    run on one). Worth it on otherwise idle cores only (module comment above)."""
+    global _threads
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"set_num_threads: expected a positive int, got {n!r}")
+    _threads = int(n)
+
+
+def get_num_threads():
+    """The BLAS threads a large matrix product may use (``set_num_threads``)."""
+    return _threads
+
+
+def matmul(a, b):
+    """``a @ b`` for arrays with ndim >= 2, on the BLAS thread count chosen for the size
+    of one product (see above). Every matrix product of the ops goes through here."""
+    if not type(a).__module__.startswith('cupy'):
+        n = 1
+        if _threads > 1 and a.shape[-2] * a.shape[-1] * b.shape[-1] >= GEMM_THREADS_MIN_WORK:
+            n = _threads
+        if n != _blas_now:
+            _use_threads(n)
+    return a @ b
+
+
+def _threads_from_env():
+    value = os.environ.get('SCRATCHGEN_NUM_THREADS')
+    if value:
+        try:
+            set_num_threads(int(value))
+        except ValueError:
+            raise ValueError(f"SCRATCHGEN_NUM_THREADS must be a positive integer, "
+                             f"got {value!r}") from None
+
+
+_threads_from_env()
+
+
+# ----------------------------------------------------------------------------- special functions
+_special = {}
+
+
+def special_function(name, xp):
+    """The library implementation of special function ``name`` (e.g. 'erf') for arrays of
+    array module ``xp``: ``scipy.special`` on the host (and emu: it is a ufunc, so it
+    stays behind the device boundary), ``cupyx.scipy.special`` on CUDA; None when that
+    library is not installed (the caller then uses its own series, ops/special.py)."""
+    on_cuda = xp is not np and xp is not emu
+    key = (name, on_cuda)
+    if key not in _special:
+        try:
+            if on_cuda:
+                import cupyx.scipy.special as lib
+            else:
+                import scipy.special as lib
+            _special[key] = getattr(lib, name, None)
+        except ImportError:
+            _special[key] = None
+    return _special[key]

@@ -9,7 +9,7 @@ import heapq
 
 from .. import backend
 from .function import check_finite
-from .grad_mode import _state, set_grad_enabled, is_anomaly_enabled
+from .grad_mode import _state, set_grad_enabled
 from .tensor import Tensor
 
 
@@ -42,7 +42,7 @@ def _walk(roots, root_grads, retain_graph, create_graph, targets, accumulate):
 
     def push(f):
         if f is not None and id(f) not in seen:
-            if getattr(f, 'released', False):
+            if f.released:
                 raise RuntimeError(
                     "backward: trying to backward through the graph a second time (or "
                     "directly access saved tensors after they have been freed). Pass "
@@ -71,23 +71,29 @@ def _walk(roots, root_grads, retain_graph, create_graph, targets, accumulate):
         while heap:
             f = heapq.heappop(heap)[3]
             outs = [r() for r in f.outputs]
-            gys = [grads.get(id(o), (None, None))[1] if o is not None else None for o in outs]
+            gys, any_grad = [], False
             for o in outs:     # an intermediate's grad is final once its creator runs
-                if o is not None and id(o) not in target_ids:
-                    if accumulate and o.retains_grad and id(o) in grads:
-                        _accumulate(o, grads[id(o)][1])
-                    grads.pop(id(o), None)
-            if all(g is None for g in gys):
+                entry = grads.get(id(o)) if o is not None else None
+                if entry is None:
+                    gys.append(None)
+                    continue
+                gys.append(entry[1])
+                any_grad = True
+                if id(o) not in target_ids:
+                    if accumulate and o.retains_grad:
+                        _accumulate(o, entry[1])
+                    del grads[id(o)]
+            if not any_grad:
                 continue
             gxs = f.backward(*gys)
-            if not isinstance(gxs, tuple):
+            if type(gxs) is not tuple:
                 gxs = (gxs,)
-            if is_anomaly_enabled():
+            if _state.anomaly:
                 check_finite(f, gxs, 'backward gradient')
             for x, gx in zip(f.inputs, gxs):
-                if gx is None or not x.requires_grad:
+                if gx is None or not x._requires_grad:
                     continue
-                if gx.shape != x.shape:
+                if gx.data.shape != x.data.shape:
                     gx = gx.sum_to(x.shape)
                 if x.creator is None:
                     if accumulate:

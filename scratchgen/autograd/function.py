@@ -23,6 +23,7 @@ class Function:
     registry = {}            # name -> class, for the op-coverage meta-test
     differentiable = True    # False for comparisons, argmax, ... (no backward)
     _seq = 0                 # creation counter: deterministic tie-break in the graph walk
+    released = False         # True once backward has used and dropped the saved state
 
     def __init_subclass__(cls, register=True, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -32,30 +33,31 @@ class Function:
             Function.registry[cls.__name__] = cls
 
     def __call__(self, *inputs):
-        if not all(type(x) is Tensor or isinstance(x, Tensor) for x in inputs):
-            inputs = [as_tensor_like(x, inputs) for x in inputs]
-        if len(inputs) > 1:
-            kind = type(inputs[0].data)
-            if any(type(t.data) is not kind for t in inputs[1:]) and \
-                    len({t.device for t in inputs}) > 1:
+        for x in inputs:
+            if not isinstance(x, Tensor):     # a Python scalar, e.g. the 0.5 of x * 0.5
+                inputs = [t if isinstance(t, Tensor) else as_tensor_like(t, inputs)
+                          for t in inputs]
+                break
+        arrays = [t.data for t in inputs]
+        kind = type(arrays[0]) if arrays else None
+        for a in arrays:                      # one array type: one device (no per-call set)
+            if type(a) is not kind and len({t.device for t in inputs}) > 1:
                 raise RuntimeError(f"{self.name}: inputs are on different devices "
                                    f"({', '.join(x.device for x in inputs)}); move them with .to()")
-        outs = self.forward(*[t.data for t in inputs])
-        single = not isinstance(outs, tuple)
+        outs = self.forward(*arrays)
+        single = type(outs) is not tuple
         if single:
             outs = (outs,)
-        needs_grad = (self.differentiable and _state.enabled
-                      and any(t._requires_grad for t in inputs))
-        outputs = [Tensor._from_op(backend.ensure_array(o), needs_grad) for o in outs]
-        if needs_grad:
+        if self.differentiable and _state.enabled and any([t._requires_grad for t in inputs]):
             self.inputs = inputs
-            self.outputs = [weakref.ref(o) for o in outputs]
-            self.generation = max(t.generation for t in inputs)
+            self.generation = max([t.generation for t in inputs])
             Function._seq += 1
             self.seq = Function._seq
-            for o in outputs:
-                o.creator = self
-                o.generation = self.generation + 1
+            outputs = [Tensor._from_op(backend.ensure_array(o), True, self, self.generation + 1)
+                       for o in outs]
+            self.outputs = [weakref.ref(o) for o in outputs]
+        else:
+            outputs = [Tensor._from_op(backend.ensure_array(o), False) for o in outs]
         if _state.tracer is not None:
             _state.tracer.record(self, inputs, outputs)
         if _state.anomaly:

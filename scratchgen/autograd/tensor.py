@@ -34,9 +34,10 @@ class Tensor:
         self.requires_grad = requires_grad
 
     @classmethod
-    def _from_op(cls, data, requires_grad):
+    def _from_op(cls, data, requires_grad, creator=None, generation=0):
+        """The lean constructor for an op's output or a constant (no checks: speed)."""
         t = cls.__new__(cls)
-        t.data, t.grad, t.creator, t.generation = data, None, None, 0
+        t.data, t.grad, t.creator, t.generation = data, None, creator, generation
         t.retains_grad, t.name = False, None
         t._requires_grad = requires_grad and data.dtype.kind in 'fc'
         return t
@@ -205,16 +206,24 @@ def as_tensor_like(x, others):
     Tensor in ``others`` in device, and in dtype for scalars: scalars never promote."""
     if isinstance(x, Tensor):
         return x
-    ref = next((o for o in others if isinstance(o, Tensor)), None)
-    if ref is None:
+    for ref in others:
+        if isinstance(ref, Tensor):
+            break
+    else:
         raise TypeError("an op needs at least one Tensor input")
-    if isinstance(x, (bool, int, float, np.number, np.bool_)):
-        dtype = ref.dtype if ref.dtype.kind in 'fc' or isinstance(x, (int, bool, np.integer, np.bool_)) \
-            else backend.get_default_dtype()
-        return Tensor(ref.xp.asarray(x, dtype=dtype))
+    if isinstance(x, _SCALARS):
+        dtype = ref.data.dtype
+        if dtype.kind not in 'fc' and not isinstance(x, _EXACT):
+            dtype = backend.get_default_dtype()
+        # a constant, so no requires_grad check: the lean constructor (speed: x * 0.5)
+        return Tensor._from_op(backend.xp_of(ref.data).asarray(x, dtype=dtype), False)
     if backend.is_array(x) and backend.device_of(x) == ref.device:
         return Tensor(x)
     if isinstance(x, np.ndarray) and ref.device != 'cpu':
         raise TypeError(f"a host NumPy array of shape {x.shape} was mixed with a tensor on "
                         f"'{ref.device}'; wrap it with sg.tensor(..., device='{ref.device}')")
     return Tensor(backend.asarray(x, device=ref.device))
+
+
+_SCALARS = (bool, int, float, np.number, np.bool_)
+_EXACT = (int, bool, np.integer, np.bool_)      # scalars that keep an integer dtype

@@ -1,8 +1,9 @@
 """``import scratchgen.nn.functional as F``: every op of ``scratchgen.functional``, plus the
 layer-level functions built from them: ``linear`` and ``scaled_dot_product_attention``.
 
-These are compositions of existing ops (no new Function), so their gradients of any
-order come from the ops' own rules.
+``linear`` is the fused op ``ops.arith.Linear`` (one GEMM, bias added in place, its
+gradient in the same backward); attention is a composition of existing ops, so its
+gradients of any order come from the ops' own rules.
 
 Attention (shapes for queries of length L, keys/values of length S):
 
@@ -17,20 +18,21 @@ from ..autograd import Tensor
 from ..autograd.tensor import as_tensor_like
 from ..functional import *    # noqa: F401,F403  every op's functional form
 from .. import functional as _ops
+from ..ops.arith import Linear as _Linear
 
 
 def linear(input, weight, bias=None):
     """y = x W^T + b, with W of shape (out_features, in_features) as in PyTorch.
     ``input`` is (..., in_features); leading dims are flattened into one matmul."""
-    if input.ndim == 0 or input.shape[-1] != weight.shape[-1]:
+    if input.ndim == 0 or weight.ndim != 2 or input.shape[-1] != weight.shape[-1]:
         raise ValueError(f"linear: input of shape {input.shape} does not match weight of shape "
                          f"{weight.shape} (expected input (..., {weight.shape[-1]}))")
-    lead = input.shape[:-1]
-    x = input.reshape(-1, input.shape[-1]) if input.ndim != 2 else input
-    y = x @ weight.mT
-    if bias is not None:
-        y = y + bias
-    return y.reshape(lead + (weight.shape[0],)) if input.ndim != 2 else y
+    if bias is None:
+        return _Linear()(input, weight)
+    if bias.shape != (weight.shape[0],):
+        raise ValueError(f"linear: bias of shape {bias.shape} does not match weight of shape "
+                         f"{weight.shape} (expected ({weight.shape[0]},))")
+    return _Linear()(input, weight, bias)
 
 
 def _broadcasts(shape, target):

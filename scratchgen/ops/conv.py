@@ -25,6 +25,16 @@ gradient is the matching gather (MaxPool2dGather). avg_pool2d is linear; its gra
 AvgPool2dScatter has avg_pool2d as gradient. interpolate (nearest) is a gather with
 precomputed source rows and columns; its gradient adds back to the sources.
 
+Where the channels are wide and the images small (groups 1, at least ``WIDE_CHANNELS``
+channels on the side that im2col/col2im copies, at most ``WIDE_MAX_PIXELS`` pixels in
+the per-sample product), the three Functions instead work channels-last: the windows
+are copied as (N, Ho, Wo, kh, kw, C) blocks whose innermost axis is the contiguous
+channel axis, and each product is *one* GEMM over all N * Ho * Wo pixels (the weight
+gradient too, with no sum over the batch afterwards). The batch-major layout wins when
+C is small (a 1-channel image's inner runs would be one float) or the images large
+(its per-sample products are then big enough, and NCHW <-> NHWC copies cost more);
+measured in docs/benchmarks.md.
+
 Loops run over kernel offsets only, never over batch or pixels.
 """
 import math
@@ -52,12 +62,13 @@ def _window(a, i, j, stride, dilation, out_hw):
     return a[:, :, i * dh:i * dh + sh * (ho - 1) + 1:sh, j * dw:j * dw + sw * (wo - 1) + 1:sw]
 
 
-def _pad(a, pads, value=0.0):
+def _pad(a, pads, value=0.0, contiguous=False):
     """Pad the last two axes by ((top, bottom), (left, right)) with ``value``; a negative
-    amount crops. Returns ``a`` itself when there is nothing to do."""
+    amount crops. Returns ``a`` itself when there is nothing to do (a contiguous copy of
+    it if ``contiguous``)."""
     (top, bottom), (left, right) = pads
     if top == bottom == left == right == 0:
-        return a
+        return backend.xp_of(a).ascontiguousarray(a) if contiguous else a
     h, w = a.shape[-2:]
     out = backend.xp_of(a).full(a.shape[:-2] + (h + top + bottom, w + left + right), value,
                                 dtype=a.dtype)
@@ -91,6 +102,59 @@ def _col2im(cols, canvas_hw, stride, dilation):
     return canvas
 
 
+# ----------------------------------------------------------------------------- wide: channels-last
+WIDE_CHANNELS = 8      # the channels-last, one-GEMM path from this many channels ...
+WIDE_MAX_PIXELS = 144  # ... up to this many pixels per sample in the product
+
+
+def _wide(channels, pixels, groups):
+    return groups == 1 and channels >= WIDE_CHANNELS and pixels <= WIDE_MAX_PIXELS
+
+
+def _to_nhwc_padded(x, pads):
+    """NCHW ``x`` -> a new NHWC array padded (or cropped) by ((top, bottom), (left, right))."""
+    (top, bottom), (left, right) = pads
+    n, c, h, w = x.shape
+    out = backend.xp_of(x).zeros((n, h + top + bottom, w + left + right, c), dtype=x.dtype)
+    kept = x[:, :, max(-top, 0):h - max(-bottom, 0), max(-left, 0):w - max(-right, 0)]
+    r, q = max(top, 0), max(left, 0)
+    out[:, r:r + kept.shape[2], q:q + kept.shape[3], :] = kept.transpose(0, 2, 3, 1)
+    return out
+
+
+def _window_nhwc(a, i, j, stride, dilation, out_hw):
+    """_window for an NHWC array: (N, Ho, Wo, C)."""
+    (sh, sw), (dh, dw), (ho, wo) = stride, dilation, out_hw
+    return a[:, i * dh:i * dh + sh * (ho - 1) + 1:sh, j * dw:j * dw + sw * (wo - 1) + 1:sw, :]
+
+
+def _im2col_rows(x, kernel, stride, padding, dilation, out_hw):
+    """Rows of windows: (N * Ho * Wo, kh * kw * C), columns ordered (kh, kw, C)."""
+    xpad = _to_nhwc_padded(x, padding)
+    n, c = x.shape[:2]
+    cols = backend.xp_of(x).empty((n,) + tuple(out_hw) + tuple(kernel) + (c,), dtype=x.dtype)
+    for i, j in _offsets(kernel):
+        cols[:, :, :, i, j, :] = _window_nhwc(xpad, i, j, stride, dilation, out_hw)
+    return cols.reshape(n * out_hw[0] * out_hw[1], -1)
+
+
+def _rows_of(a):
+    """NCHW (N, C, H, W) -> (N * H * W, C), one copy."""
+    n, c, h, w = a.shape
+    return backend.xp_of(a).ascontiguousarray(a.transpose(0, 2, 3, 1)).reshape(n * h * w, c)
+
+
+def _nchw(rows, n, hw):
+    """(N * H * W, C) -> a contiguous NCHW array."""
+    xp = backend.xp_of(rows)
+    return xp.ascontiguousarray(rows.reshape((n,) + tuple(hw) + (-1,)).transpose(0, 3, 1, 2))
+
+
+def _w_rows(w):
+    """A weight (A, B, kh, kw) as (A, kh * kw * B): the (kh, kw, C) column order."""
+    return w.transpose(0, 2, 3, 1).reshape(w.shape[0], -1)
+
+
 def _span(k, d):
     """Rows covered by a kernel of size k with dilation d."""
     return d * (k - 1) + 1
@@ -116,11 +180,18 @@ class Conv2d(Function):
 
     def forward(self, x, w, b=None):
         n, g, o = x.shape[0], self.groups, w.shape[0]
+        out_hw = _out_hw(_padded_hw(x.shape[2:], self.padding), w.shape[2:], self.stride,
+                         self.dilation)
+        if _wide(x.shape[1], out_hw[0] * out_hw[1], g):   # one (N Ho Wo, K) @ (K, O) GEMM
+            cols = _im2col_rows(x, w.shape[2:], self.stride, self.padding, self.dilation, out_hw)
+            rows = backend.matmul(cols, _w_rows(w).T)
+            if b is not None:
+                rows += b
+            return _nchw(rows, n, out_hw)
         xpad = _pad(x, self.padding)
-        out_hw = _out_hw(xpad.shape[2:], w.shape[2:], self.stride, self.dilation)
         cols = _im2col(xpad, w.shape[2:], self.stride, self.dilation, out_hw)
         cols = cols.reshape(n, g, -1, out_hw[0] * out_hw[1])
-        y = w.reshape(g, o // g, -1) @ cols            # (N, G, O/G, Ho*Wo): one batched matmul
+        y = backend.matmul(w.reshape(g, o // g, -1), cols)   # (N, G, O/G, Ho*Wo): batched
         y = y.reshape((n, o) + out_hw)
         if b is not None:
             y += b.reshape(o, 1, 1)
@@ -147,11 +218,22 @@ class ConvTranspose2d(Function):
     def forward(self, x, w, b=None):
         n, c, h, wd = x.shape
         g, (og, kh, kw) = self.groups, w.shape[1:]
-        wt = w.reshape(g, c // g, og * kh * kw).swapaxes(1, 2)      # (G, O/G*kh*kw, C/G)
-        cols = backend.xp_of(w).ascontiguousarray(wt) @ x.reshape(n, g, c // g, h * wd)
-        cols = cols.reshape(n, g * og, kh, kw, h, wd)
         canvas_hw = tuple((i - 1) * s + _span(k, d) for i, k, s, d in
                           zip((h, wd), (kh, kw), self.stride, self.dilation))
+        if _wide(og, h * wd, g):                      # one (N H W, C) @ (C, kh kw O) GEMM
+            cols = backend.matmul(_rows_of(x), _w_rows(w)).reshape(n, h, wd, kh, kw, og)
+            canvas = self.xp_of(x).zeros((n,) + canvas_hw + (og,), dtype=cols.dtype)
+            for i, j in _offsets((kh, kw)):
+                view = _window_nhwc(canvas, i, j, self.stride, self.dilation, (h, wd))
+                view += cols[:, :, :, i, j, :]
+            y = _pad(canvas.transpose(0, 3, 1, 2), _negate(self.padding), contiguous=True)
+            if b is not None:
+                y += b.reshape(-1, 1, 1)
+            return y
+        wt = w.reshape(g, c // g, og * kh * kw).swapaxes(1, 2)      # (G, O/G*kh*kw, C/G)
+        cols = backend.matmul(backend.xp_of(w).ascontiguousarray(wt),
+                              x.reshape(n, g, c // g, h * wd))
+        cols = cols.reshape(n, g * og, kh, kw, h, wd)
         y = _pad(_col2im(cols, canvas_hw, self.stride, self.dilation), _negate(self.padding))
         if b is not None:
             y += b.reshape(-1, 1, 1)
@@ -177,10 +259,15 @@ class Conv2dWeightGrad(Function):
 
     def forward(self, x, gy):
         (n, c), (o, ho, wo), g = x.shape[:2], gy.shape[1:], self.groups
+        if _wide(c, ho * wo, g):                      # one (O, N Ho Wo) @ (N Ho Wo, K) GEMM
+            cols = _im2col_rows(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                                (ho, wo))
+            gw = backend.matmul(_rows_of(gy).T, cols).reshape((o,) + self.kernel_size + (c,))
+            return self.xp_of(gw).ascontiguousarray(gw.transpose(0, 3, 1, 2))
         xpad = _pad(x, self.padding)
         cols = _im2col(xpad, self.kernel_size, self.stride, self.dilation, (ho, wo))
         cols = cols.reshape(n, g, -1, ho * wo)
-        gwt = (cols @ gy.reshape(n, g, o // g, ho * wo).swapaxes(2, 3)).sum(axis=0)
+        gwt = backend.matmul(cols, gy.reshape(n, g, o // g, ho * wo).swapaxes(2, 3)).sum(axis=0)
         return gwt.swapaxes(1, 2).reshape((o, c // g) + self.kernel_size)   # from (G, K, O/G)
 
     def backward(self, ggw):

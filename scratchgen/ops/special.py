@@ -1,6 +1,9 @@
-"""Special functions on raw arrays, for the ops that need them (NumPy has none and
-SciPy is not a dependency). The array module comes from the input (``backend.xp_of``),
-so the same code runs on every device.
+"""Special functions on raw arrays, for the ops that need them (NumPy has none).
+
+``erf`` uses a library made for it where one is installed (SciPy's ``special.erf`` on
+the host, ``cupyx.scipy.special.erf`` on CUDA; ``backend.special_function`` picks it),
+and otherwise the series below (SciPy is not a dependency). The array module comes from
+the input (``backend.xp_of``), so the same code runs on every device.
 """
 import math
 
@@ -20,7 +23,19 @@ _ERFCX_CHEB = (0.22896004277014242, 0.16243308614798768, 0.030546548004245635,
 
 
 def erf(x):
-    """The error function, elementwise.
+    """The error function, elementwise, in the input's float dtype (non-float input gives
+    the default dtype): the library function where installed, else ``erf_series``."""
+    xp = backend.xp_of(x)
+    lib = backend.special_function('erf', xp)
+    if lib is None:
+        return erf_series(x)
+    dtype = x.dtype if x.dtype.kind == 'f' else backend.get_default_dtype()
+    work = dtype if dtype in ('float32', 'float64') else 'float32'   # SciPy's two loops
+    return lib(x.astype(work, copy=False)).astype(dtype, copy=False)
+
+
+def erf_series(x):
+    """The error function from a Maclaurin and a Chebyshev series (the fallback).
 
     float64: about 3e-16 relative error (tests compare with ``math.erf``). float32 and
     float16 are computed in float32 with both series cut where their terms drop below

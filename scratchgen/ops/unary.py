@@ -205,7 +205,10 @@ class Elu(Function):
 
 class Gelu(Function):
     """x * Phi(x), Phi the standard normal CDF; ``approximate='tanh'`` uses
-    0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), as PyTorch does."""
+    0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), as PyTorch does.
+
+    Forward keeps Phi(x) (or the tanh) for the first derivative, which one fused op
+    computes (GeluBackward); its own derivative is written in ops, so every order works."""
 
     def __init__(self, approximate='none'):
         if approximate not in ('none', 'tanh'):
@@ -213,20 +216,72 @@ class Gelu(Function):
         self.approximate = approximate
 
     def forward(self, x):
+        self.saved = _gelu_saved(x, self.approximate)
         if self.approximate == 'tanh':
-            u = _SQRT_2_OVER_PI * (x + _GELU_TANH_C * (x * x * x))
-            return 0.5 * x * (1.0 + self.xp_of(x).tanh(u))
-        return 0.5 * x * (1.0 + special.erf(x * math.sqrt(0.5)))
+            return 0.5 * x * (1.0 + self.saved)
+        return x * self.saved
 
     def backward(self, gy):
-        x = self.inputs[0]
+        return GeluBackward(self.approximate, self.saved)(self.inputs[0], gy)
+
+
+def _gelu_saved(x, approximate):
+    """What GeluBackward needs from the forward: Phi(x), or tanh(u) for 'tanh'."""
+    if approximate == 'tanh':
+        return backend.xp_of(x).tanh(_SQRT_2_OVER_PI * (x + _GELU_TANH_C * (x * x * x)))
+    cdf = special.erf(x * math.sqrt(0.5))
+    cdf += 1.0
+    cdf *= 0.5
+    return cdf
+
+
+class GeluBackward(Function):
+    """gy * gelu'(x), fused, given ``saved`` = _gelu_saved(x) from the forward:
+    gelu'(x) = Phi(x) + x phi(x); for 'tanh', 0.5 (1 + t) + 0.5 x (1 - t^2) u'(x)
+    with t = tanh(u), u = sqrt(2/pi) (x + 0.044715 x^3)."""
+
+    def __init__(self, approximate, saved):
+        self.approximate, self.saved = approximate, saved
+
+    def forward(self, x, gy):
+        xp = self.xp_of(x)
+        if self.approximate == 'tanh':
+            t = self.saved
+            d = x * x
+            d *= 3.0 * _GELU_TANH_C
+            d += 1.0
+            d *= 0.5 * _SQRT_2_OVER_PI
+            d *= x
+            d *= 1.0 - t * t
+            d += 0.5
+            d += 0.5 * t
+        else:
+            d = x * x
+            d *= -0.5
+            d = xp.exp(d, out=d)
+            d *= x
+            d *= 1.0 / math.sqrt(2.0 * math.pi)
+            d += self.saved
+        d *= gy
+        return d
+
+    def backward(self, u):
+        x, gy = self.inputs
         if self.approximate == 'tanh':
             t = tanh(_SQRT_2_OVER_PI * (x + _GELU_TANH_C * (x * x * x)))
             du = _SQRT_2_OVER_PI * (1.0 + (3.0 * _GELU_TANH_C) * (x * x))
-            return gy * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du)
-        cdf = 0.5 * (1.0 + erf(x * math.sqrt(0.5)))
-        pdf = exp(-0.5 * (x * x)) * (1.0 / math.sqrt(2.0 * math.pi))
-        return gy * (cdf + x * pdf)              # d (x Phi(x)) = Phi(x) + x phi(x)
+            d1 = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du
+            # gelu'' = (1 - t^2) (u' + x (u''/2 - t u'^2)), u'' = 6 c a x
+            half_ddu = (3.0 * _SQRT_2_OVER_PI * _GELU_TANH_C) * x
+            d2 = (1.0 - t * t) * (du + x * (half_ddu - t * du * du))
+        else:
+            cdf = 0.5 * (1.0 + erf(x * math.sqrt(0.5)))
+            pdf = exp(-0.5 * (x * x)) * (1.0 / math.sqrt(2.0 * math.pi))
+            d1 = cdf + x * pdf                   # d (x Phi(x)) = Phi(x) + x phi(x)
+            d2 = pdf * (2.0 - x * x)             # phi'(x) = -x phi(x)
+        gx = u * gy * d2 if x.requires_grad else None
+        ggy = u * d1 if gy.requires_grad else None
+        return gx, ggy
 
 
 class Silu(Function):

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from scratchgen.ops.arith import Linear
 from helpers import OpCase, Spec, check_case
 
 CASES = [
@@ -39,7 +40,26 @@ CASES = [
     OpCase('MatMul', lambda a, b: a @ b, [(4,), (4,)], name='MatMul 1d@1d', reference=np.matmul),
     OpCase('MatMul', lambda a, b: a @ b, [(4,), (2, 4, 3)], name='MatMul 1d@3d', reference=np.matmul),
     OpCase('MatMul', lambda a, b: a @ b, [(2, 3, 4), (4,)], name='MatMul 3d@1d', reference=np.matmul),
+    # (..., K) @ (K, N) runs as one GEMM over all rows, forward and backward
+    OpCase('MatMul', lambda a, b: a @ b, [(2, 2, 3, 4), Spec((4, 5), noncontig=True)],
+           name='MatMul rows 4d@2d', reference=np.matmul),
+    OpCase('MatMul', lambda a, b: a @ b, [Spec((4, 3, 2), noncontig=True), (2, 3)],
+           name='MatMul rows noncontig', reference=np.matmul),
+    OpCase('MatMul', lambda a, b: a @ b.mT, [(2, 3, 4), (5, 4)], name='MatMul rows @ weight.T',
+           reference=lambda a, b: a @ b.T),
 ]
+
+LINEAR = [
+    OpCase('Linear', lambda x, w, b: Linear()(x, w, b), [(2, 3, 4), (5, 4), (5,)],
+           reference=lambda x, w, b: x @ w.T + b),
+    OpCase('Linear', lambda x, w: Linear()(x, w), [(3, 4), Spec((5, 4), noncontig=True)],
+           name='Linear no bias noncontig', reference=lambda x, w: x @ w.T),
+    OpCase('Linear', lambda x, w, b: Linear()(x, w, b), [(4,), (3, 4), (3,)], name='Linear 1d',
+           reference=lambda x, w, b: x @ w.T + b),
+    OpCase('Linear', lambda x, w, b: Linear()(x, w, b), [Spec((2, 4), grad=False), (3, 4), (3,)],
+           name='Linear data input', reference=lambda x, w, b: x @ w.T + b),
+]
+CASES += LINEAR
 CASES += [
     OpCase('Lt', lambda a, b: a < b, [(3, 4), Spec(values=[0.0, 1.0, -1.0, 0.5])],
            differentiable=False, reference=np.less),

@@ -6,6 +6,7 @@ import pytest
 
 import scratchgen as sg
 import scratchgen.functional as F
+from scratchgen.ops import conv as conv_ops
 from helpers import OpCase, Spec, check_case
 
 
@@ -263,8 +264,24 @@ CASES = [
 ]
 
 
+# Convolutions take one of two layouts by channel count (ops/conv.py, WIDE_CHANNELS):
+# every case runs through both, the narrow (batch-major) one and the wide (channels-last,
+# one GEMM) one, by moving the threshold.
+LAYOUTS = {'narrow': (10 ** 9, 0), 'wide': (1, 10 ** 9)}     # (WIDE_CHANNELS, WIDE_MAX_PIXELS)
+
+
+@pytest.fixture(params=list(LAYOUTS))
+def layout(request, monkeypatch):
+    channels, pixels = LAYOUTS[request.param]
+    monkeypatch.setattr(conv_ops, 'WIDE_CHANNELS', channels)
+    monkeypatch.setattr(conv_ops, 'WIDE_MAX_PIXELS', pixels)
+    return request.param
+
+
 @pytest.mark.parametrize('case', CASES, ids=repr)
-def test_conv(case, device):
+def test_conv(case, device, layout):
+    if layout == 'wide' and not any(op.startswith(('Conv', 'ConvTranspose')) for op in case.ops):
+        pytest.skip('the layouts differ only in the convolutions')
     check_case(case, device)
 
 
@@ -322,7 +339,7 @@ def _compare_with_torch(torch, f_ours, f_torch, hosts, seed=1):
 
 @pytest.mark.filterwarnings("ignore:Using padding='same'")   # torch's note on its own speed
 @pytest.mark.parametrize('xs, ws, bias, opts', CONV_CONFIGS)
-def test_conv2d_matches_torch(xs, ws, bias, opts):
+def test_conv2d_matches_torch(xs, ws, bias, opts, layout):
     torch = pytest.importorskip('torch')
     rng = np.random.default_rng(0)
     hosts = [rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0]) if bias else None]
@@ -331,7 +348,7 @@ def test_conv2d_matches_torch(xs, ws, bias, opts):
 
 
 @pytest.mark.parametrize('xs, ws, bias, opts', CONVT_CONFIGS)
-def test_conv_transpose2d_matches_torch(xs, ws, bias, opts):
+def test_conv_transpose2d_matches_torch(xs, ws, bias, opts, layout):
     torch = pytest.importorskip('torch')
     rng = np.random.default_rng(0)
     out = ws[1] * opts.get('groups', 1)

@@ -10,6 +10,7 @@ import pytest
 import scratchgen as sg
 from scratchgen import backend
 from scratchgen.ops import special
+from scratchgen.ops.unary import GeluBackward, _gelu_saved
 from helpers import OpCase, Spec, check_case
 
 F = sg.functional
@@ -23,6 +24,13 @@ def np_sigmoid(x):
 
 def np_softplus(x, beta=1.0, threshold=20.0):
     return np.where(beta * x > threshold, x, np.logaddexp(0.0, beta * x) / beta)
+
+
+def np_gelu_tanh_grad(x):
+    """d/dx of 0.5 x (1 + tanh(u)) by the chain rule, written out independently."""
+    c, a = math.sqrt(2 / math.pi), 0.044715
+    t = np.tanh(c * (x + a * x ** 3))
+    return 0.5 * (1 + t) + 0.5 * x * (1 - t ** 2) * c * (1 + 3 * a * x ** 2)
 
 
 CASES = [
@@ -61,6 +69,13 @@ CASES = [
     OpCase('Gelu', lambda x: F.gelu(x, approximate='tanh'), [Spec((3, 4), low=-4, high=4)],
            name='Gelu tanh', reference=lambda x: 0.5 * x * (
                1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))),
+    OpCase('GeluBackward', lambda x, g: GeluBackward('none', _gelu_saved(x.data, 'none'))(x, g),
+           [Spec((2, 4), low=-4, high=4), (2, 4)],
+           reference=lambda x, g: g * (0.5 * (1 + np_erf(x / math.sqrt(2)))
+                                       + x * np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi))),
+    OpCase('GeluBackward', lambda x, g: GeluBackward('tanh', _gelu_saved(x.data, 'tanh'))(x, g),
+           [Spec((3, 4), low=-4, high=4), Spec((3, 4), noncontig=True)], name='GeluBackward tanh',
+           reference=lambda x, g: g * np_gelu_tanh_grad(x)),
     OpCase('Silu', F.silu, [Spec((3, 4), low=-5, high=5)],
            reference=lambda x: x * np_sigmoid(x)),
     OpCase('Softplus', F.softplus, [Spec((3, 4), low=-5, high=5)], reference=np_softplus),
@@ -168,25 +183,54 @@ def test_no_overflow_at_large_magnitude(device):
 
 
 # ------------------------------------------------------------------ special.erf
-def test_erf_float64_matches_math_erf(device):
+# special.erf is SciPy's (cupyx's on CUDA) where installed; erf_series is the fallback.
+# Both are held to the same bar, and erf falls back to the series without the library.
+ERFS = [pytest.param(special.erf, id='library-or-series'),
+        pytest.param(special.erf_series, id='series')]
+
+
+def test_erf_uses_the_library_and_falls_back_to_the_series(monkeypatch):
+    scipy_special = pytest.importorskip('scipy.special')
+    assert backend.special_function('erf', np) is scipy_special.erf
+    assert backend.special_function('erf', backend.emu) is scipy_special.erf
+    x = np.linspace(-4, 4, 101)
+    monkeypatch.setattr(backend, 'special_function', lambda name, xp: None)
+    np.testing.assert_array_equal(special.erf(x), special.erf_series(x))
+    np.testing.assert_array_equal(F.gelu(sg.tensor(x)).numpy(),
+                                  0.5 * x * (1 + special.erf_series(x * math.sqrt(0.5))))
+
+
+@pytest.mark.parametrize('erf', ERFS)
+def test_erf_dtypes(erf, device):
+    for dtype, want in [(np.float16, np.float16), (np.float32, np.float32),
+                        (np.float64, np.float64), (np.int64, backend.get_default_dtype())]:
+        got = erf(backend.to_device(np.arange(-2, 3).astype(dtype), device))
+        assert got.dtype == want, (dtype, got.dtype)
+        np.testing.assert_allclose(backend.to_host(got).astype(np.float64),
+                                   [math.erf(v) for v in range(-2, 3)], rtol=1e-3)
+
+
+@pytest.mark.parametrize('erf', ERFS)
+def test_erf_float64_matches_math_erf(erf, device):
     rng = np.random.default_rng(1)
     xs = np.concatenate([np.linspace(-7, 7, 20001), 2 * rng.standard_normal(5000),
                          np.logspace(-300, 1, 500), -np.logspace(-20, 0.5, 200),
                          [0.0, 1.0, np.nextafter(1.0, 0), 5.99, 6.0, 1e-310]])
     ref = np.array([math.erf(v) for v in xs])
-    got = backend.to_host(special.erf(backend.to_device(xs, device)))
+    got = backend.to_host(erf(backend.to_device(xs, device)))
     assert got.dtype == np.float64
     rel = np.abs(got - ref) / np.maximum(np.abs(ref), 1e-300)
     assert rel.max() < 1e-15, f"max relative error {rel.max():.3g} at x = {xs[rel.argmax()]!r}"
 
 
-def test_erf_float32_and_special_values(device):
+@pytest.mark.parametrize('erf', ERFS)
+def test_erf_float32_and_special_values(erf, device):
     xs = np.linspace(-5, 5, 4001).astype(np.float32)
-    got = backend.to_host(special.erf(backend.to_device(xs, device)))
+    got = backend.to_host(erf(backend.to_device(xs, device)))
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, [math.erf(float(v)) for v in xs], rtol=5e-7, atol=1e-30)
     edges = np.array([np.inf, -np.inf, np.nan, -0.0, 30.0])
-    got = backend.to_host(special.erf(backend.to_device(edges, device)))
+    got = backend.to_host(erf(backend.to_device(edges, device)))
     np.testing.assert_array_equal(got, [1.0, -1.0, np.nan, -0.0, 1.0])
     assert np.signbit(got[3])
 

@@ -1,0 +1,103 @@
+"""Cost as the work grows: the GPT training step ('recipe' of bench/gpt.py: exact GELU,
+tied head, AdamW) against model width, sequence length and batch size, in scratchgen and
+PyTorch CPU, each point in its own pair of processes; prints a table and draws
+docs/figures/scaling_gpt.png (time per step and the ratio, log-log).
+
+    python bench/scaling.py                       # all three sweeps
+    python bench/scaling.py --sweeps seq --repeats 5 --threads 1
+
+At small sizes the per-op overhead dominates (the ratio is highest), at large ones BLAS
+does; attention's T^2 term bends the sequence-length curve upwards. The U-Net/conv-net
+curves come when those models exist (issue 20).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _harness import ROOT, THREAD_VARS, median_time  # noqa: E402
+import gpt  # noqa: E402
+
+BASE = dict(gpt.CASES['recipe'][1])
+SWEEPS = {
+    'width': ('n_embd', 'embd', [64, 128, 256, 512]),
+    'seq': ('block (sequence length)', 'block', [32, 64, 128, 256, 512]),
+    'batch': ('batch size', 'batch', [4, 12, 32, 64]),
+}
+
+
+def worker(lib, config, repeats):
+    if lib == 'torch' and os.environ.get('BENCH_THREADS'):
+        import torch
+        torch.set_num_threads(int(os.environ['BENCH_THREADS']))
+    gpt.CASES['_point'] = ('', config)
+    step = (gpt.build_sg if lib == 'sg' else gpt.build_torch)('_point')
+    return median_time(step, repeats, warmup=2)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--sweeps', nargs='*', default=list(SWEEPS), choices=list(SWEEPS))
+    ap.add_argument('--repeats', type=int, default=5)
+    ap.add_argument('--threads', type=int, default=None)
+    ap.add_argument('--figure', default=os.path.join(ROOT, 'docs', 'figures', 'scaling_gpt.png'))
+    ap.add_argument('--worker', choices=['sg', 'torch'], help=argparse.SUPPRESS)
+    ap.add_argument('--config', help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, json.loads(args.config), args.repeats)))
+        return
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    if args.threads:
+        env.update({var: str(args.threads) for var in THREAD_VARS})
+    print(f"threads: {args.threads or 'library default'}; median of {args.repeats} steps; "
+          f"base config {BASE}")
+    results = {}
+    for sweep in args.sweeps:
+        label, key, values = SWEEPS[sweep]
+        print(f"\n{label:<24} {'scratchgen':>11} {'torch':>10} {'ratio':>6}")
+        for v in values:
+            times = []
+            for lib in ('sg', 'torch'):
+                out = subprocess.run([sys.executable, __file__, '--worker', lib, '--config',
+                                      json.dumps(dict(BASE, **{key: v})), '--repeats',
+                                      str(args.repeats)], capture_output=True, text=True, env=env)
+                times.append(json.loads(out.stdout.strip().splitlines()[-1])
+                             if out.returncode == 0 else float('nan'))
+            results.setdefault(sweep, []).append((v, *times))
+            print(f"{v:<24} {times[0] * 1e3:>8.1f} ms {times[1] * 1e3:>7.1f} ms "
+                  f"{times[0] / times[1]:>6.2f}", flush=True)
+    draw(results, args.figure)
+
+
+def draw(results, path):
+    try:
+        import matplotlib
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no figure")
+        return
+    fig, axes = plt.subplots(2, len(results), figsize=(4 * len(results), 6), squeeze=False)
+    for col, (sweep, rows) in enumerate(results.items()):
+        xs = [r[0] for r in rows]
+        ax = axes[0][col]
+        ax.loglog(xs, [r[1] * 1e3 for r in rows], 'o-', label='scratchgen')
+        ax.loglog(xs, [r[2] * 1e3 for r in rows], 's--', label='PyTorch CPU')
+        ax.set_title(f"GPT step vs {SWEEPS[sweep][0]}")
+        ax.set_ylabel('ms per step')
+        ax.legend()
+        ax = axes[1][col]
+        ax.semilogx(xs, [r[1] / r[2] for r in rows], 'o-', color='k')
+        ax.axhline(1.0, color='grey', lw=0.5)
+        ax.set_xlabel(SWEEPS[sweep][0])
+        ax.set_ylabel('scratchgen / PyTorch')
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    print(f"figure: {path}")
+
+
+if __name__ == '__main__':
+    main()
