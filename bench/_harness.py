@@ -52,6 +52,15 @@ def _worker(lib, case, repeats, build_sg, build_torch, rss_steps=0):
     return median_time(step, repeats)
 
 
+def worker_env(threads=None):
+    """The environment of a worker process: this checkout on the path and, when
+    ``threads`` is given, that many BLAS/OpenMP threads for every library."""
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    if threads:
+        env.update({var: str(threads) for var in THREAD_VARS})
+    return env
+
+
 def main(script, cases, build_sg, build_torch, targets=None, doc=''):
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--cases', nargs='*', default=list(cases), choices=list(cases))
@@ -66,9 +75,7 @@ def main(script, cases, build_sg, build_torch, targets=None, doc=''):
         print(json.dumps(_worker(args.worker, args.cases[0], args.repeats, build_sg, build_torch,
                                  args.rss)))
         return
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
-    if args.threads:
-        env.update({var: str(args.threads) for var in THREAD_VARS})
+    env = worker_env(args.threads)
     # find torch without importing it: a child's peak RSS starts from its parent's (Linux
     # keeps ru_maxrss across fork and exec), so this process stays small
     if importlib.util.find_spec('torch') is not None:

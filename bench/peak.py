@@ -18,7 +18,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _harness import ROOT, THREAD_VARS, median_time  # noqa: E402
+from _harness import median_time, worker_env  # noqa: E402
 import gpt  # noqa: E402
 
 
@@ -68,9 +68,7 @@ def main():
     if args.worker:
         print(json.dumps(worker(args.worker, args.cases[0], args.repeats)))
         return
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
-    if args.threads:
-        env.update({var: str(args.threads) for var in THREAD_VARS})
+    env = worker_env(args.threads)
     print(f"threads: {args.threads or 'library default'}; GEMM peak = best 1024^3 float32 product")
     print(f"{'case':<8} {'lib':<6} {'GEMM peak':>10} {'step':>10} {'step GFLOP/s':>12} {'of peak':>8}")
     for case in args.cases:

@@ -17,7 +17,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _harness import ROOT, THREAD_VARS, median_time  # noqa: E402
+from _harness import median_time, worker_env  # noqa: E402
 import ops  # noqa: E402
 
 CASES = {'chain': ('per-op overhead, chain of 100 elementwise ops (fwd+bwd)', 'a'),
@@ -86,9 +86,7 @@ def main():
     if args.worker:
         print(json.dumps(worker(args.worker, args.cases[0], args.repeats)))
         return
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
-    if args.threads:
-        env.update({var: str(args.threads) for var in THREAD_VARS})
+    env = worker_env(args.threads)
     libs = ['sg'] + [lib for lib in ('dezero', 'torch') if importlib.util.find_spec(lib)]
     for lib in ('dezero', 'torch'):
         if lib not in libs:

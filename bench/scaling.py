@@ -17,7 +17,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _harness import ROOT, THREAD_VARS, median_time  # noqa: E402
+from _harness import ROOT, median_time, worker_env  # noqa: E402
 import gpt  # noqa: E402
 
 BASE = dict(gpt.CASES['recipe'][1])
@@ -49,9 +49,7 @@ def main():
     if args.worker:
         print(json.dumps(worker(args.worker, json.loads(args.config), args.repeats)))
         return
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
-    if args.threads:
-        env.update({var: str(args.threads) for var in THREAD_VARS})
+    env = worker_env(args.threads)
     print(f"threads: {args.threads or 'library default'}; median of {args.repeats} steps; "
           f"base config {BASE}")
     results = {}
