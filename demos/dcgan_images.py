@@ -41,15 +41,16 @@ from scratchgen.models import gan
 
 
 class UserImages:
-    """A user's .npz of images split into training and two held-out halves."""
+    """A user's .npz of images: 10% and 10% held out (two sets, for the real-vs-real
+    floor), the rest for training (also used by demos/ddpm_images.py)."""
 
     def __init__(self, path, seed):
         x, labels = sg.data.load_images(path)
         side = x.shape[2]
         if x.shape[2] != x.shape[3] or side not in (8, 16, 32, 64):
             raise sg.data.DataFileError(
-                f"dcgan_images: images in {path!r} are {x.shape[2]}x{x.shape[3]}; the DCGAN "
-                "needs square images with a side of 8, 16, 32 or 64")
+                f"load_images: images in {path!r} are {x.shape[2]}x{x.shape[3]}; the DCGAN "
+                "and the U-Net need square images with a side of 8, 16, 32 or 64")
         perm = np.random.default_rng(seed).permutation(len(x))
         n_test = max(2, len(x) // 10)
         parts = perm[n_test * 2:], perm[:n_test], perm[n_test:2 * n_test]

@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from _common import parser, ensure_out, Progress, write_results
-from dcgan_images import load, evaluate
+from dcgan_images import UserImages, evaluate, load
 
 import scratchgen as sg
 from scratchgen import metrics
@@ -60,18 +60,16 @@ def main():
             256, 64, 24, 10, 1, 4, 50, 8
     if args.data:
         try:
-            images, labels = sg.data.load_images(args.data)
+            user = UserImages(args.data, args.seed)
         except sg.data.DataFileError as e:
             p.error(str(e))
-        order = np.random.default_rng(args.seed).permutation(len(images))
-        images, labels = images[order], None if labels is None else labels[order]
-        k = max(1, len(images) // 10)
-        test, test2, train = images[:k], images[k:2 * k], images[2 * k:]
-        if labels is None and args.conditional:
+        if user.classes is None and args.conditional:
             p.error(f"--conditional needs 'labels' in {args.data}")
-        train_labels = labels[2 * k:] if labels is not None else np.zeros(len(train), np.int64)
-        classes = [str(c) for c in range(int(train_labels.max()) + 1)] if labels is not None \
-            else ['all']
+        (train, test, test2), train_labels = user.images, user.labels[0]
+        if train_labels is None:               # one class: no classifier, pixel distances
+            train_labels, classes = np.zeros(len(train), np.int64), ['all']
+        else:
+            classes = user.classes
         label = os.path.splitext(os.path.basename(args.data))[0]
     else:
         train, train_labels, classes = load('shapes', n_train, args.seed, 16)
