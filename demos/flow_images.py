@@ -13,10 +13,11 @@ uniformly dequantised pixels y = (k + u)/L. Its test bits/dim,
 −(log p(y) − D log L)/(D ln 2), is an upper bound on the discrete model's; the
 independent-pixel baseline (PixelNaiveBayes over the same L levels, exact) stands beside.
 
-Part 2 (--families), nats per image on binarised shapes (the VAE demo's splits and
-binarisation, demos/vae_images.py): pixel naive Bayes (exact), a VAE (IWAE bound with
+Part 2 (--families), nats per image on binarised shapes and binarised digits (the VAE
+demo's splits and binarisation, demos/vae_images.py): pixel naive Bayes (exact), a VAE (IWAE bound with
 k = 1000, a lower bound on log p, so an upper bound on the NLL) trained inline, and MADE
-and a small PixelCNN over the pixels, p(x) = Π p(x_i | x_<i) (exact). Digits are skipped without scikit-learn.
+and a small PixelCNN over the pixels, p(x) = Π p(x_i | x_<i) (exact). Digits
+are skipped without scikit-learn.
 Figures: samples of every model. Results and discussion: docs/flows.md.
 """
 import math
@@ -33,6 +34,7 @@ from scratchgen.models import PixelNaiveBayes
 from scratchgen.models.flows import FlowConfig, PixelCNN, PixelMADE, build_flow, dequantize
 from scratchgen.models.vae import VAE, VAEConfig
 from scratchgen.viz import image_grid
+from vae_images import binarised_digits, binarised_shapes
 
 
 def quantised(x, levels):
@@ -96,12 +98,6 @@ def flow_bits_per_dim(name, x_train, x_test, levels, args, out):
 
 
 # ----------------------------------------------------------------------------- part 2
-def binarised_shapes(n, rng):
-    """As demos/vae_images.py: on where the shape covers at least half of the pixel."""
-    data = shapes(n, 16, seed=rng, color=False)
-    return (data.images >= 0.5 * data.factors['intensity'][:, None, None, None]).astype(np.float32)
-
-
 def fit_exact(model, x_train, x_test, steps, batch, stream, args, label):
     """Maximum likelihood for a model with an exact ``log_prob`` (MADE, PixelCNN): Adam at
     10⁻³ on −mean log p(x), then the test NLL in nats per image."""
@@ -119,18 +115,34 @@ def fit_exact(model, x_train, x_test, steps, batch, stream, args, label):
 
 
 def families(args, out):
+    """The cross-family table: binarised shapes and (with scikit-learn) binarised digits,
+    the VAE demo's splits and binarisation, nats per image on the test split."""
     quick = args.quick
     n_train, n_test = (1000, 200) if quick else (20000, 2000)
-    x_train = binarised_shapes(n_train, np.random.default_rng((args.seed, 1)))
-    x_test = binarised_shapes(n_test, np.random.default_rng((args.seed, 2)))
+    sets = [('shapes', binarised_shapes(n_train, np.random.default_rng((args.seed, 1)))[0],
+             binarised_shapes(n_test, np.random.default_rng((args.seed, 2)))[0], args.vae_steps)]
+    digits = binarised_digits(args.seed)
+    if digits is not None:
+        sets.append(('digits', digits[0], digits[1], args.vae_digits_steps))   # the VAE demo's steps
+    rows, samples = {}, {}
+    for name, x_train, x_test, vae_steps in sets:
+        rows[name], extra = family_row(name, x_train, x_test, vae_steps, args, out)
+        samples.update({f"{name}_{k}": v for k, v in extra.items()})
+    return rows, samples
+
+
+def family_row(name, x_train, x_test, vae_steps, args, out):
+    """Naive Bayes, the VAE's IWAE bound, MADE and PixelCNN on one binarised data set."""
+    quick, shape = args.quick, x_train.shape[1:]
+    n_train, n_test = len(x_train), len(x_test)
     row = dict(train=n_train, test=n_test, naive_bayes=baseline_nats(x_train, x_test, 2))
-    print(f"\nbinarised shapes: {n_train:,} train / {n_test:,} test; pixel naive Bayes "
+    print(f"\nbinarised {name}: {n_train:,} train / {n_test:,} test; pixel naive Bayes "
           f"{row['naive_bayes']:.2f} nats/image (exact)")
 
     # VAE: the VAE demo's MLP (hidden (256, 256), latent 16), trained inline
-    steps = 40 if quick else args.vae_steps
+    steps = 40 if quick else vae_steps
     sg.manual_seed(args.seed)
-    vae = VAE(VAEConfig(data_shape=(1, 16, 16), latent_dim=16, hidden=(64,) if quick else (256, 256))
+    vae = VAE(VAEConfig(data_shape=shape, latent_dim=16, hidden=(64,) if quick else (256, 256))
               ).to(args.device)
     opt = sg.optim.Adam(vae.parameters(), lr=1e-3)
     progress = Progress(steps, 'VAE')
@@ -152,7 +164,7 @@ def families(args, out):
     # MADE over the pixels: exact log p(x) = Σ_i log p(x_i | x_<i)
     steps = 40 if quick else args.made_steps
     sg.manual_seed(args.seed)
-    made = PixelMADE((1, 16, 16), hidden=(64,) if quick else (1024,)).to(args.device)
+    made = PixelMADE(shape, hidden=(64,) if quick else (1024,)).to(args.device)
     t0 = time.process_time()
     made_nll = fit_exact(made, x_train, x_test, steps, 128, 13, args, 'MADE')
     with sg.no_grad():
@@ -165,7 +177,7 @@ def families(args, out):
     # PixelCNN: masked convolutions, exact log p(x) as well
     steps = 5 if quick else args.pixelcnn_steps
     sg.manual_seed(args.seed)
-    cnn = PixelCNN((1, 16, 16), channels=8 if quick else 32, layers=1 if quick else 4).to(args.device)
+    cnn = PixelCNN(shape, channels=8 if quick else 32, layers=1 if quick else 4).to(args.device)
     t0 = time.process_time()
     cnn_nll = fit_exact(cnn, x_train, x_test, steps, 64, 14, args, 'PixelCNN')
     with sg.no_grad():
@@ -173,9 +185,10 @@ def families(args, out):
         cnn_samples = cnn.sample(16).numpy()
     row.update(pixelcnn=cnn_nll, pixelcnn_steps=steps, pixelcnn_cpu_seconds=time.process_time() - t0)
     print(f"  PixelCNN {cnn_nll:.2f} nats/image (exact)")
+    suffix = '' if name == 'shapes' else f'_{name}'       # the shapes figure keeps its old name
     image_grid(np.concatenate([made_samples[:32], vae_samples[:32], cnn_samples[:16]]), nrow=16,
-               path=f"{out}/flow_images_families_samples.png",
-               title="binarised shapes: MADE (rows 1-2), VAE (rows 3-4), PixelCNN (row 5) samples")
+               path=f"{out}/flow_images_families{suffix}_samples.png",
+               title=f"binarised {name}: MADE (rows 1-2), VAE (rows 3-4), PixelCNN (row 5) samples")
     return row, dict(made_samples=made_samples, vae_samples=vae_samples, pixelcnn_samples=cnn_samples)
 
 
@@ -189,7 +202,8 @@ def main():
     p.add_argument('--batch', type=int, default=64)
     p.add_argument('--lr', type=float, default=1e-3)
     p.add_argument('--families', action='store_true', help='also the cross-family likelihood table')
-    p.add_argument('--vae-steps', type=int, default=4000)
+    p.add_argument('--vae-steps', type=int, default=4000, help='VAE steps on shapes')
+    p.add_argument('--vae-digits-steps', type=int, default=2000, help='VAE steps on digits (as demos/vae_images.py)')
     p.add_argument('--made-steps', type=int, default=4000)
     p.add_argument('--pixelcnn-steps', type=int, default=800)
     args = p.parse_args()
@@ -232,9 +246,8 @@ def main():
     for name in sets:
         r = results[name]
         print(f"| {name} | {r['levels']} | {r['bits_per_dim']:.4f} | {r['baseline_bits_per_dim']:.4f} |")
-    if 'families' in results:
-        r = results['families']
-        print(f"\nbinarised shapes, nats/image: naive Bayes {r['naive_bayes']:.2f} (exact) | "
+    for name, r in results.get('families', {}).items():
+        print(f"\nbinarised {name}, nats/image: naive Bayes {r['naive_bayes']:.2f} (exact) | "
               f"VAE IWAE k={r['vae_k']} {r['vae_iwae']:.2f} (bound) | MADE {r['made']:.2f} (exact) | "
               f"PixelCNN {r['pixelcnn']:.2f} (exact)")
     wall = time.time() - t_start
