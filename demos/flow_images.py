@@ -188,7 +188,7 @@ def family_row(name, x_train, x_test, vae_steps, args, out):
     suffix = '' if name == 'shapes' else f'_{name}'       # the shapes figure keeps its old name
     image_grid(np.concatenate([made_samples[:32], vae_samples[:32], cnn_samples[:16]]), nrow=16,
                path=f"{out}/flow_images_families{suffix}_samples.png",
-               title=f"binarised {name}: MADE (rows 1-2), VAE (rows 3-4), PixelCNN (row 5) samples")
+               title=f"{name}: MADE (rows 1-2), VAE (3-4), PixelCNN (5)")
     return row, dict(made_samples=made_samples, vae_samples=vae_samples, pixelcnn_samples=cnn_samples)
 
 
