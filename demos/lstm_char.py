@@ -131,6 +131,7 @@ def carried_state_nats(model, val, T, device, streams=16):
     continuing from the state the previous one left (only each piece's first
     characters are read cold). Returns (mean nats, nats of each character val[j + 1]
     predicted at position j, NaN where not scored)."""
+    streams = max(1, min(streams, (len(val) - 1) // T))    # a short text: fewer pieces
     n = (len(val) - 1) // (streams * T) * T               # characters per stream
     xs = val[:streams * n].reshape(streams, n)
     ys = val[1:streams * n + 1].reshape(streams, n)
@@ -183,7 +184,7 @@ def text_distance_curve(models, val, val_text, T, device, lstm_carried_nll, batc
     rows = where[:, None] + np.arange(-T, 0)                 # the T characters before
     curves = {}
     for name, model in models.items():
-        nll = []
+        nll = [np.zeros(0)]                                  # (a text may have no brackets)
         with nn.evaluating(model):
             for i in range(0, len(where), batch):
                 logits = model(sg.tensor(val[rows[i:i + batch]], device=device))[0].numpy()
@@ -357,10 +358,10 @@ def text_distance_figure(in_text, T, path, title):
     ax.set_xticks(x)
     ax.set_xticklabels([f"{b}\n({n})" for b, n in zip(in_text['bins'], in_text['count'])],
                        fontsize=7)
-    ax.axvline(np.searchsorted(BINS, T + 1) - 1.5, color='C1', ls=':',
+    ax.axvline(np.searchsorted(BINS, T + 1) - 0.5, color='C1', ls=':',
                label=f"k > {T}: opener outside the {T}-character window")
-    ax.set_xlabel('k: distance from the opener (number of brackets)')
-    ax.set_ylabel('nats on the closing character')
+    ax.set_xlabel('k: characters from the opener to the closer (how many closers)')
+    ax.set_ylabel('mean nats on the closing character')
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
