@@ -1,4 +1,4 @@
-"""A character-level LSTM next to the tiny GPT: same corpus, matched size, same CPU budget; and how the loss on a closing bracket depends on how far back its opener is.
+"""Character LSTM vs tiny GPT at equal size and CPU time; loss vs distance to the evidence.
 
     OMP_NUM_THREADS=1 python demos/lstm_char.py              # stdlib sources (as gpt_char.py)
     python demos/lstm_char.py --data my_text.txt             # any UTF-8 text file
@@ -267,7 +267,8 @@ def distance_probe(args, device, quick):
     tok = CharTokenizer().fit([text, OPEN + CLOSE + LETTERS + ' '])
     ids = np.array(tok.encode(text), dtype=np.int64)
     V = tok.vocab_size
-    print(f"\nprobe corpus: {len(ids):,} characters of bracket runs, k log-uniform in 1..{block - 4}")
+    print(f"\nprobe corpus: {len(ids):,} characters of bracket runs, k log-uniform in "
+          f"1..{block - 4}")
     gcfg = GPTConfig(vocab_size=V, block_size=block, n_layer=2, n_head=2,
                      n_embd=16 if quick else 64)
     sg.manual_seed(args.seed)

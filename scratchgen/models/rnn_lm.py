@@ -130,7 +130,8 @@ class CharLSTM(nn.Module):
                     nxt = xp.argmax(last, axis=-1)
                 else:
                     last = last / temperature
-                    nxt = backend.sample_categorical(xp.exp(last - last.max(axis=-1, keepdims=True)))
+                    weights = xp.exp(last - last.max(axis=-1, keepdims=True))
+                    nxt = backend.sample_categorical(weights)
                 feed = nxt.reshape(-1, 1).astype(tokens.dtype)
                 tokens = xp.concatenate([tokens, feed], axis=1)
         return Tensor(tokens)

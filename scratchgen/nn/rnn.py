@@ -179,8 +179,7 @@ class _RNNBase(Module):
         zeros when None. Returns (output (L, N, D*H) -- the last layer's h_t at every
         step, batch first if the input was -- and h_n, or (h_n, c_n) for the LSTM)."""
         x, batched = self._check_input(input)
-        T, B = x.shape[0], x.shape[1]
-        states = self._initial_states(hx, B, batched, x)      # one per layer*direction
+        states = self._initial_states(hx, x.shape[1], batched, x)      # one per layer*direction
         finals = []
         for layer in range(self.num_layers):
             outs = []
