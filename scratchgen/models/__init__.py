@@ -6,6 +6,8 @@ from .vae import VAE, VAEConfig, Autoencoder
 from . import gan, gpt
 from .gan import GAN, GANConfig, DCGANGenerator, DCGANDiscriminator, MLPGenerator, MLPDiscriminator
 from .gpt import GPT, GPTConfig
+from . import rnn_lm
+from .rnn_lm import CharLSTM, CharLSTMConfig
 from . import flows
 from .flows import Flow, FlowConfig, build_flow, PixelMADE
 from . import diffusion

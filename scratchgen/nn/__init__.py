@@ -1,4 +1,5 @@
-"""``scratchgen.nn``: Module and Parameter, layers, attention, positional encodings, init.
+"""``scratchgen.nn``: Module and Parameter, layers, recurrent layers, attention, positional
+encodings, init.
 
     import scratchgen as sg
     import scratchgen.nn as nn
@@ -20,6 +21,7 @@ from .dropout import Dropout
 from .spectral import SpectralNorm, spectral_norm
 from .embedding import Embedding
 from .attention import MultiheadAttention, KVCache
+from .rnn import RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell
 from .positional import (SinusoidalPositionalEncoding, LearnedPositionalEmbedding,
                          SinusoidalTimeEmbedding)
 from . import init
