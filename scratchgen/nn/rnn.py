@@ -189,7 +189,7 @@ class _RNNBase(Module):
                 out, state = self._run(seq, states[k], *self._weights(layer, direction))
                 outs.append(out if direction == 0 else F.flip(out, 0))
                 finals.append(state)
-            x = outs[0] if len(outs) == 1 else F.cat(outs, dim=2)          # (T, B, D*H)
+            x = outs[0] if len(outs) == 1 else F.cat(outs, axis=2)          # (T, B, D*H)
             if self.dropout > 0 and self.training and layer < self.num_layers - 1:
                 x = F.dropout(x, self.dropout, True)
         return self._finish(x, finals, batched)
