@@ -356,7 +356,7 @@ def compare_stage(args, out):
     gan_ms = 1000 * (time.time() - t0) / 64
     samples['dcgan_samples'] = (fake >= 0.5).astype(np.float32)
 
-    net = sg.metrics.train_feature_net(x_train, y_train, arch='conv', epochs=1 if quick else 2,
+    net = sg.metrics.train_feature_net(x_train, y_train, arch='conv', epochs=4 if quick else 2,
                                        seed=args.seed, device=args.device)
     accuracy = sg.metrics.classifier_accuracy(net, x_test, y_test)
     reference = net.features(x_test[64:])
@@ -382,10 +382,10 @@ def compare_stage(args, out):
     for family, name, nll, kind, key, ms, training, docs_nll in families:
         d = fd(samples[key][:64])
         numbers[name] = dict(nll=nll, fd=d, ms_per_image=ms)
-        rows.append([family, name, fmt(nll, 2), kind, fmt(d, 1), fmt(ms, 2), training, docs_nll])
+        rows.append([family, name, fmt(nll, 2), kind, fmt(d, 2), fmt(ms, 2), training, docs_nll])
     floor = fd(x_test[:64])
     numbers['fd_real_vs_real'] = floor
-    rows.append(['real images', '64 held-out images (the floor)', '—', '—', fmt(floor, 1), '—', '—', '—'])
+    rows.append(['real images', '64 held-out images (the floor)', '—', '—', fmt(floor, 2), '—', '—', '—'])
     grid = np.concatenate([samples[f[4]][:16] for f in families] + [x_test[:16]])
     sg.viz.image_grid(grid, nrow=16, path=f"{out}/tour_compare_samples.png",
                       title='binarised shapes, one row each: naive Bayes, VAE, MADE, PixelCNN, '
