@@ -6,7 +6,7 @@ A section is a dict::
 
     key, title       anchor id and heading
     status, error    'passed' or 'failed' (and the error's text)
-    seconds          wall time of the stage
+    seconds          wall time of the stage (cpu_seconds: its process CPU time)
     blurb            one paragraph of plain text
     images           [(file name beside the page, caption)]
     metrics          [(what, this run, docs value or target, met: True/False/None)]
@@ -93,7 +93,7 @@ def _section(s, out):
     parts = [f'<section id="{esc(s["key"])}" data-status="{esc(s["status"])}">',
              f'<h2>{esc(s["title"])} <span class="{esc(s["status"])}">{esc(s["status"])}'
              f'</span></h2>',
-             f'<p>wall time {s["seconds"]:.1f} s</p>']
+             f'<p>wall time {s["seconds"]:.1f} s ({s.get("cpu_seconds", 0):.1f} s of CPU)</p>']
     if s.get('blurb'):
         parts.append(f'<p>{esc(s["blurb"])}</p>')
     if not ok:
@@ -116,7 +116,8 @@ def _comparison(table, out):
     """table: dict(title, blurb, columns, rows [[cells]], images, status, error, seconds)."""
     parts = [f'<section id="compare" data-status="{esc(table["status"])}">',
              f'<h2>{esc(table["title"])} <span class="{esc(table["status"])}">'
-             f'{esc(table["status"])}</span></h2>', f'<p>wall time {table["seconds"]:.1f} s</p>',
+             f'{esc(table["status"])}</span></h2>',
+             f'<p>wall time {table["seconds"]:.1f} s ({table.get("cpu_seconds", 0):.1f} s of CPU)</p>',
              f'<p>{esc(table.get("blurb", ""))}</p>']
     if table['status'] != 'passed':
         parts.append(f'<div class="error">{esc(table.get("error", ""))}</div>')

@@ -416,7 +416,7 @@ def compare_stage(args, out):
 def run_stage(name, args, out, fail):
     title, fn = STAGES[name]
     print(f"\n=== {name}: {title} ===", flush=True)
-    t0 = time.time()
+    t0, cpu0 = time.time(), time.process_time()
     try:
         if name in fail:
             raise RuntimeError(f"tour: stage {name!r} failed on purpose (--fail {name})")
@@ -426,8 +426,10 @@ def run_stage(name, args, out, fail):
         traceback.print_exc()
         result = dict(status='failed', error=f"{type(e).__name__}: {e}\n\n"
                                              + ''.join(traceback.format_exc(limit=-3)))
-    result.update(key=name, title=title, seconds=time.time() - t0)
-    print(f"=== {name}: {result['status']} in {result['seconds']:.1f} s ===", flush=True)
+    result.update(key=name, title=title, seconds=time.time() - t0,
+                  cpu_seconds=time.process_time() - cpu0)
+    print(f"=== {name}: {result['status']} in {result['seconds']:.1f} s "
+          f"({result['cpu_seconds']:.1f} CPU s) ===", flush=True)
     return result
 
 
@@ -454,7 +456,8 @@ def main():
     intro = [f"Every model family of scratchgen, trained briefly on its default data by "
              f"{command!r} ({budget}; seed {args.seed}, device {args.device}). "
              f"{len(results) - len(failed)} of {len(results)} stages passed"
-             + (f" (failed: {', '.join(failed)})" if failed else '') + f"; {total:.0f} s in all.",
+             + (f" (failed: {', '.join(failed)})" if failed else '')
+             + f"; {total:.0f} s in all ({time.process_time():.0f} s of CPU).",
              "Each section: samples, the headline numbers beside the ones its docs page "
              "reports for the full demo (and the target where the docs state one), the wall "
              "time, the command of the full demo and a link to the docs."]
@@ -467,12 +470,14 @@ def main():
     write_results(out, dict(seed=args.seed, quick=args.quick, device=args.device, stages=names,
                             failed=failed, total_seconds=total,
                             results={r['key']: dict(status=r['status'], seconds=r['seconds'],
+                                                    cpu_seconds=r['cpu_seconds'],
                                                     error=r.get('error'),
                                                     numbers=r.get('numbers'))
                                      for r in results}))
     for r in results:
-        print(f"  {r['key']:<12} {r['status']:<7} {r['seconds']:6.1f} s")
-    print(f"tour: {len(results) - len(failed)}/{len(results)} stages passed in {total:.0f} s")
+        print(f"  {r['key']:<12} {r['status']:<7} {r['seconds']:6.1f} s  {r['cpu_seconds']:6.1f} CPU s")
+    print(f"tour: {len(results) - len(failed)}/{len(results)} stages passed in {total:.0f} s "
+          f"({time.process_time():.0f} CPU s)")
     sys.exit(1 if failed else 0)
 
 

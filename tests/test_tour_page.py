@@ -205,3 +205,21 @@ def test_tour_quick_page_in_chromium(tmp_path):
     _chromium('--hide-scrollbars', '--window-size=1200,2400', f'--screenshot={shot}',
               page.as_uri())
     assert shot.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+@pytest.mark.parametrize('doc', ['docs/index.md', 'README.md'])
+def test_markdown_links_resolve(doc):
+    """Every relative link of docs/index.md and the README reaches a file, and a link to
+    a section of a docs page names one of its headings (GitHub's anchors)."""
+    path = ROOT / doc
+    links = re.findall(r'\]\(([^)\s]+)\)', path.read_text(encoding='utf-8'))
+    assert links
+    for link in links:
+        if re.match(r'[a-z]+:', link):
+            continue
+        target, _, anchor = link.partition('#')
+        file = (path.parent / target).resolve() if target else path
+        assert file.exists(), f"{doc}: link {link!r} reaches no file"
+        if anchor:
+            headings = re.findall(r'^#+ (.+)$', file.read_text(encoding='utf-8'), re.M)
+            assert anchor in {_gallery.slug(h) for h in headings}, f"{doc}: no heading for {link!r}"
