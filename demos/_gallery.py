@@ -42,6 +42,9 @@ pre { padding: 0.6em; overflow-x: auto; }
 .met { color: #176317; } .missed { color: #a31515; }
 .error { background: #fde8e8; border: 1px solid #e0a0a0; padding: 0.6em; white-space: pre-wrap; }
 nav a { margin-right: 0.8em; }
+.thumbs { display: flex; flex-wrap: wrap; gap: 0.6em; margin-top: 1em; }
+.thumbs a { text-decoration: none; color: inherit; width: 255px; }
+.thumbs figure { margin: 0; } .thumbs img { width: 255px; height: 170px; object-fit: contain; }
 """
 
 
@@ -112,9 +115,13 @@ def _section(s, out):
     return '\n'.join(p for p in parts if p)
 
 
+def _numeric(cell):
+    return bool(re.match(r'^[−\-]?[\d.]+$|^—$', str(cell)))
+
+
 def _comparison(table, out):
-    """table: dict(title, blurb, columns, rows [[cells]], images, status, error, seconds)."""
-    parts = [f'<section id="compare" data-status="{esc(table["status"])}">',
+    """table: a section with columns and rows [[cells]] instead of metrics."""
+    parts = [f'<section id="{esc(table["key"])}" data-status="{esc(table["status"])}">',
              f'<h2>{esc(table["title"])} <span class="{esc(table["status"])}">'
              f'{esc(table["status"])}</span></h2>',
              f'<p>wall time {table["seconds"]:.1f} s ({table.get("cpu_seconds", 0):.1f} s of CPU)</p>',
@@ -125,8 +132,8 @@ def _comparison(table, out):
         parts.append('<table class="comparison"><tr>'
                      + ''.join(f'<th>{esc(c)}</th>' for c in table['columns']) + '</tr>')
         for row in table['rows']:
-            cells = ''.join(f'<td class="num">{esc(c)}</td>' if i else f'<td>{esc(c)}</td>'
-                            for i, c in enumerate(row))
+            cells = ''.join(f'<td class="num">{esc(c)}</td>' if _numeric(c) else f'<td>{esc(c)}</td>'
+                            for c in row)
             parts.append(f'<tr data-family="{esc(row[0])}">{cells}</tr>')
         parts.append('</table>')
     for name, caption in table.get('images', []):
@@ -138,17 +145,19 @@ def _comparison(table, out):
     return '\n'.join(parts)
 
 
-def write_page(out, title, intro, sections, comparison=None, footer=''):
-    """Write ``out/index.html``; returns its path. ``intro`` and ``footer``: lists of
-    plain-text paragraphs."""
-    nav = [(s['key'], s['title']) for s in sections]
-    if comparison is not None:
-        nav.append(('compare', comparison['title']))
+def write_page(out, title, intro, sections, footer=()):
+    """Write ``out/index.html``; returns its path. ``sections`` in page order (one with
+    ``columns`` and ``rows`` is drawn as the comparison table); ``intro`` and ``footer``:
+    lists of plain-text paragraphs."""
     body = [f'<h1>{esc(title)}</h1>'] + [f'<p>{esc(p)}</p>' for p in intro]
-    body.append('<nav>' + ''.join(f'<a href="#{esc(k)}">{esc(t)}</a>' for k, t in nav) + '</nav>')
-    body += [_section(s, out) for s in sections]
-    if comparison is not None:
-        body.append(_comparison(comparison, out))
+    body.append('<nav>' + ''.join(f'<a href="#{esc(s["key"])}">{esc(s["title"])}</a>'
+                                  for s in sections) + '</nav>')
+    # the gallery at a glance: each section's first picture, linked to its section
+    body.append('<div class="thumbs">' + ''.join(
+        f'<a href="#{esc(s["key"])}"><figure><img src="{esc(s["images"][0][0])}" '
+        f'alt="{esc(s["title"])}"><figcaption>{esc(s["title"])}</figcaption></figure></a>'
+        for s in sections if s.get('images')) + '</div>')
+    body += [_comparison(s, out) if 'columns' in s else _section(s, out) for s in sections]
     body.append('<section id="notes">' + ''.join(f'<p>{esc(p)}</p>' for p in footer) + '</section>')
     page = ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<title>{esc(title)}</title><style>{STYLE}</style></head>\n<body>\n'

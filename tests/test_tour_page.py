@@ -24,7 +24,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / 'demos'))
 import _gallery  # noqa: E402
 
-STAGES = ['autograd', 'naive_bayes', 'vae', 'gan', 'flow', 'diffusion', 'gpt', 'compare']
+STAGES = ['naive_bayes', 'vae', 'gan', 'flow', 'diffusion', 'gpt', 'compare', 'autograd']
 FAMILIES = ['naive Bayes', 'VAE', 'autoregressive (models/flows)', 'GAN', 'real images']
 CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
 
