@@ -14,6 +14,9 @@ A section is a dict::
     command          the command of the full demo
     docs             (docs page relative to the repository, its section's heading, label)
 
+A section with ``columns`` and ``rows`` (lists of cells) instead of ``metrics`` is drawn
+as a comparison table.
+
 Every string is HTML-escaped here; links to the docs are relative from the page's folder
 to the repository's docs/, so they work wherever --out is (on the same file system).
 """
@@ -139,6 +142,8 @@ def _comparison(table, out):
     for name, caption in table.get('images', []):
         parts.append(f'<figure><img src="{esc(name)}" alt="{esc(caption)}">'
                      f'<figcaption>{esc(caption)}</figcaption></figure>')
+    if table.get('command'):
+        parts.append(f'<p>Full demo: <code>{esc(table["command"])}</code></p>')
     if table.get('docs'):
         parts.append(_docs_link(table['docs'], out))
     parts.append('</section>')

@@ -302,7 +302,7 @@ def compare_stage(args, out):
         return sg.metrics.frechet_distance(net.features(x), reference)
 
     k = row['vae_k']
-    families = [  # family, model, NLL, kind, samples key, ms key, training, docs NLL
+    families = [  # family, model, NLL, kind of NLL, samples key, ms/image, training, docs NLL
         ('naive Bayes', 'pixel naive Bayes', row['naive_bayes'], 'exact', 'naive_bayes_samples',
          row['naive_bayes_ms_per_image'], 'counting', '91.60'),
         ('VAE', 'MLP VAE, latent 16', row['vae_iwae'], f"IWAE bound, k = {k}", 'vae_samples',
