@@ -125,7 +125,7 @@ def evaluate(net, fake, fake_labels, train, test, test2, train_labels, n_classes
 
 
 # ----------------------------------------------------------------------------- training
-def train(model, next_batch, steps, label, scheds=(), ema=None):
+def train_gan(model, next_batch, steps, label, scheds=(), ema=None):
     """``steps`` rounds of ``model.train_step`` (D then G), stepping the schedules and the
     EMA of G after each; returns (loss curves, CPU seconds)."""
     curves = {'d_loss': [], 'g_loss': []}
@@ -254,7 +254,7 @@ def main():
         return (x, sg.tensor(train_labels[idx], device=args.device)) if cond else x
 
     t0 = time.time()
-    curves, cpu = train(model, next_batch, steps, tag, scheds, ema)
+    curves, cpu = train_gan(model, next_batch, steps, tag, scheds, ema)
     print(f"training: {(time.time() - t0) / 60:.1f} min wall, {cpu / 60:.1f} min CPU", flush=True)
     ckpt = os.path.join(out, f"{tag}_checkpoint.npz")
     sg.save({'generator': G.state_dict(), 'discriminator': D.state_dict(),

@@ -285,8 +285,10 @@ def compare_stage(args, out):
     model = gan.GAN.from_config(gan.GANConfig(arch='dcgan', channels=1, image_size=16, latent_dim=32,
                                               width=8 if quick else 32), args.device)
     rng, scaled = np.random.default_rng(args.seed), x_train * 2.0 - 1.0
-    _, gan_cpu = dcgan.train(model, lambda: sg.tensor(scaled[rng.integers(0, len(scaled), 64)],
-                                                      device=args.device), steps, 'DCGAN')
+
+    def next_batch():
+        return sg.tensor(scaled[rng.integers(0, len(scaled), 64)], device=args.device)
+    _, gan_cpu = dcgan.train_gan(model, next_batch, steps, 'DCGAN')
     sg.manual_seed(args.seed + 2)
     t0 = time.time()
     fake = dcgan.generate(model.G, 64)
