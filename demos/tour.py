@@ -1,8 +1,8 @@
 """The tour: every model family in scratchgen trained briefly on its default data, and a
 gallery page of what each one generates.
 
-    python demos/tour.py                     # every family, well under 20 min on a 2-core CPU
-    python demos/tour.py --quick             # under a minute or two: tiny budgets, real numbers
+    python demos/tour.py                     # every family: ~6 CPU minutes (19 min wall on a busy 2-core machine)
+    python demos/tour.py --quick             # tiny budgets, real numbers: ~30 CPU seconds (under 2 min wall)
     python demos/tour.py --only gan,flow     # a subset (names below)
     python demos/tour.py --device emu        # any stage on another device ('cpu', 'emu', 'cuda')
 
