@@ -23,7 +23,6 @@ the exit status is 1 when any stage failed.
 """
 import argparse
 import math
-import os
 import sys
 import time
 import traceback
