@@ -32,18 +32,46 @@ def parser(description, out_default, data=None):
 
 
 class Progress:
-    """One updating line per training run: step, elapsed time and the latest metrics."""
+    """Progress of one training run, tqdm's way: on a terminal one live line, redrawn in
+    place (at most every ``mininterval`` seconds), with a bar, the step, elapsed and
+    remaining time and the latest metrics; when the output is piped or redirected, one
+    plain line every ``every`` steps (default: 20 lines per run) and at the last step."""
 
-    def __init__(self, total, label='train', every=None):
+    def __init__(self, total, label='train', every=None, stream=None, live=None,
+                 mininterval=0.1):
         self.total, self.label = total, label
         self.every = every or max(1, total // 20)
+        self.stream = stream or sys.stdout
+        self.live = (getattr(self.stream, 'isatty', lambda: False)() if live is None else live)
+        self.mininterval, self._drawn = mininterval, 0.0
         self.t0 = time.time()
 
     def __call__(self, step, **metrics):
-        if step % self.every == 0 or step == self.total:
-            shown = '  '.join(f"{k} {v:.4f}" for k, v in metrics.items())
-            print(f"[{self.label}] step {step:>6}/{self.total}  {time.time() - self.t0:6.1f}s  {shown}",
-                  flush=True)
+        shown = '  '.join(f"{k} {v:.4f}" for k, v in metrics.items())
+        elapsed = time.time() - self.t0
+        if self.live:
+            last = step >= self.total
+            if not last and elapsed - self._drawn < self.mininterval:
+                return
+            self._drawn = elapsed
+            frac = min(1.0, step / self.total) if self.total else 1.0
+            width = 20
+            bar = '#' * int(frac * width) + '-' * (width - int(frac * width))
+            left = elapsed / step * (self.total - step) if step else 0.0
+            self.stream.write(f"\r[{self.label}] {100 * frac:3.0f}%|{bar}| {step}/{self.total} "
+                              f"[{_clock(elapsed)}<{_clock(left)}]  {shown}\x1b[K"
+                              + ('\n' if last else ''))
+            self.stream.flush()
+        elif step % self.every == 0 or step == self.total:
+            print(f"[{self.label}] step {step:>6}/{self.total}  {elapsed:6.1f}s  {shown}",
+                  file=self.stream, flush=True)
+
+
+def _clock(seconds):
+    """Seconds as m:ss (h:mm:ss past an hour), as tqdm shows them."""
+    m, s = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
 
 
 def ensure_out(path):

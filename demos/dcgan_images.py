@@ -124,6 +124,25 @@ def evaluate(net, fake, fake_labels, train, test, test2, train_labels, n_classes
     return r, d_fake, d_real
 
 
+# ----------------------------------------------------------------------------- training
+def train_gan(model, next_batch, steps, label, scheds=(), ema=None):
+    """``steps`` rounds of ``model.train_step`` (D then G), stepping the schedules and the
+    EMA of G after each; returns (loss curves, CPU seconds)."""
+    curves = {'d_loss': [], 'g_loss': []}
+    progress = Progress(steps, label)
+    t_cpu = time.process_time()
+    for step in range(1, steps + 1):
+        stats = model.train_step(next_batch)
+        for sched in scheds:
+            sched.step()
+        if ema is not None:
+            ema.update()
+        curves['d_loss'].append(stats['d_loss'])
+        curves['g_loss'].append(stats['g_loss'])
+        progress(step, d_loss=stats['d_loss'], g_loss=stats['g_loss'])
+    return curves, time.process_time() - t_cpu
+
+
 # ----------------------------------------------------------------------------- figures
 def nearest_figure(fake, train, path, n=8):
     """Row 1: generated; row 2: the nearest training image of each (memorisation check)."""
@@ -234,19 +253,8 @@ def main():
         x = sg.tensor(scaled[idx], device=args.device)
         return (x, sg.tensor(train_labels[idx], device=args.device)) if cond else x
 
-    curves = {'d_loss': [], 'g_loss': []}
-    progress = Progress(steps, tag)
-    t_cpu, t0 = time.process_time(), time.time()
-    for step in range(1, steps + 1):
-        stats = model.train_step(next_batch)
-        for sched in scheds:
-            sched.step()
-        if ema is not None:
-            ema.update()
-        curves['d_loss'].append(stats['d_loss'])
-        curves['g_loss'].append(stats['g_loss'])
-        progress(step, d_loss=stats['d_loss'], g_loss=stats['g_loss'])
-    cpu = time.process_time() - t_cpu
+    t0 = time.time()
+    curves, cpu = train_gan(model, next_batch, steps, tag, scheds, ema)
     print(f"training: {(time.time() - t0) / 60:.1f} min wall, {cpu / 60:.1f} min CPU", flush=True)
     ckpt = os.path.join(out, f"{tag}_checkpoint.npz")
     sg.save({'generator': G.state_dict(), 'discriminator': D.state_dict(),

@@ -48,9 +48,18 @@ def batches(x, batch, steps, seed):
         yield step, x[rng.integers(0, len(x), batch)]
 
 
-def baseline_nats(x_train, x_test, levels):
-    nb = PixelNaiveBayes('categorical', levels=levels, alpha=1.0).fit(x_train)
+def baseline_nats(x_train, x_test, levels, nb=None):
+    """Test NLL (nats/image, exact) of independent pixels over ``levels`` levels (``nb``:
+    that model, already fitted on x_train)."""
+    nb = nb or PixelNaiveBayes('categorical', levels=levels, alpha=1.0).fit(x_train)
     return -float(nb.log_prob(sg.tensor(x_test)).numpy().astype(np.float64).mean())
+
+
+def timed_sample(sample, n):
+    """(``sample(n)`` as a host array, wall milliseconds per image)."""
+    t0 = time.time()
+    x = sample(n).numpy()
+    return x, 1000 * (time.time() - t0) / n
 
 
 # ----------------------------------------------------------------------------- part 1
@@ -135,7 +144,12 @@ def family_row(name, x_train, x_test, vae_steps, args, out):
     """Naive Bayes, the VAE's IWAE bound, MADE and PixelCNN on one binarised data set."""
     quick, shape = args.quick, x_train.shape[1:]
     n_train, n_test = len(x_train), len(x_test)
-    row = dict(train=n_train, test=n_test, naive_bayes=baseline_nats(x_train, x_test, 2))
+    nb = PixelNaiveBayes('categorical', levels=2, alpha=1.0).fit(x_train)
+    row = dict(train=n_train, test=n_test, naive_bayes=baseline_nats(x_train, x_test, 2, nb))
+    sg.manual_seed(args.seed + 2)
+    nb_samples, row['naive_bayes_ms_per_image'] = timed_sample(
+        lambda n: nb.sample(n, device=args.device), 64)
+    nb_samples = (nb_samples >= 0.5).astype(np.float32)        # bin centres 1/4, 3/4 -> {0, 1}
     print(f"\nbinarised {name}: {n_train:,} train / {n_test:,} test; pixel naive Bayes "
           f"{row['naive_bayes']:.2f} nats/image (exact)")
 
@@ -169,8 +183,9 @@ def family_row(name, x_train, x_test, vae_steps, args, out):
     made_nll = fit_exact(made, x_train, x_test, steps, 128, 13, args, 'MADE')
     with sg.no_grad():
         sg.manual_seed(args.seed + 2)
-        made_samples = made.sample(64).numpy()
-        vae_samples = vae.sample(64, mean=False).numpy()       # binary, like MADE's
+        made_samples, row['made_ms_per_image'] = timed_sample(made.sample, 64)
+        vae_samples, row['vae_ms_per_image'] = timed_sample(          # binary, like MADE's
+            lambda n: vae.sample(n, mean=False), 64)
     row.update(made=made_nll, made_steps=steps, made_cpu_seconds=time.process_time() - t0)
     print(f"  MADE {made_nll:.2f} nats/image (exact)")
 
@@ -182,14 +197,15 @@ def family_row(name, x_train, x_test, vae_steps, args, out):
     cnn_nll = fit_exact(cnn, x_train, x_test, steps, 64, 14, args, 'PixelCNN')
     with sg.no_grad():
         sg.manual_seed(args.seed + 2)
-        cnn_samples = cnn.sample(16).numpy()
+        cnn_samples, row['pixelcnn_ms_per_image'] = timed_sample(cnn.sample, 64)
     row.update(pixelcnn=cnn_nll, pixelcnn_steps=steps, pixelcnn_cpu_seconds=time.process_time() - t0)
     print(f"  PixelCNN {cnn_nll:.2f} nats/image (exact)")
     suffix = '' if name == 'shapes' else f'_{name}'       # the shapes figure keeps its old name
     image_grid(np.concatenate([made_samples[:32], vae_samples[:32], cnn_samples[:16]]), nrow=16,
                path=f"{out}/flow_images_families{suffix}_samples.png",
                title=f"{name}: MADE (rows 1-2), VAE (3-4), PixelCNN (5)")
-    return row, dict(made_samples=made_samples, vae_samples=vae_samples, pixelcnn_samples=cnn_samples)
+    return row, dict(made_samples=made_samples, vae_samples=vae_samples, pixelcnn_samples=cnn_samples,
+                     naive_bayes_samples=nb_samples)
 
 
 def main():

@@ -106,6 +106,35 @@ def val_nats(model, val, block, device, batch=32):
     return total / n
 
 
+def train_gpt(model, opt, sched, train, val, steps, batch_size, rng, device, label='char'):
+    """AdamW steps on random windows of ``train`` (block_size + 1 ids each), gradients
+    clipped to norm 1; the validation loss 8 times over the run. Returns (training
+    losses, (eval steps, validation nats/char), seconds)."""
+    B, T = batch_size, model.config.block_size
+    losses, evals = [], ([], [])
+    progress = Progress(steps, label)
+    t0 = time.time()
+    for step in range(1, steps + 1):
+        starts = rng.integers(0, len(train) - T - 1, B)
+        rows = starts[:, None] + np.arange(T + 1)
+        x = sg.tensor(train[rows[:, :-1]], device=device)
+        y = sg.tensor(train[rows[:, 1:]], device=device)
+        _, loss = model(x, y)
+        opt.zero_grad()
+        loss.backward()
+        clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+        metrics = dict(train=float(np.mean(losses[-50:])))
+        if step % max(1, steps // 8) == 0 or step == steps:
+            v = val_nats(model, val, T, device)
+            evals[0].append(step)
+            evals[1].append(v)
+        progress(step, **metrics, val=evals[1][-1] if evals[1] else float('nan'))
+    return losses, evals, time.time() - t0
+
+
 def loss_figure(steps, train_losses, evals, base, path, title):
     fig = new_figure(7, 4.2)
     ax = fig.subplots()
@@ -163,27 +192,8 @@ def main():
     print(f"GPT: {config}\n  {model.num_parameters():,} parameters; {steps} steps of "
           f"{B} x {T} characters")
 
-    losses, evals = [], ([], [])
-    progress = Progress(steps, 'char', every=1)     # called at each evaluation
-    t0 = time.time()
-    for step in range(1, steps + 1):
-        starts = rng.integers(0, len(train) - T - 1, B)
-        rows = starts[:, None] + np.arange(T + 1)
-        x = sg.tensor(train[rows[:, :-1]], device=args.device)
-        y = sg.tensor(train[rows[:, 1:]], device=args.device)
-        _, loss = model(x, y)
-        opt.zero_grad()
-        loss.backward()
-        clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        losses.append(loss.item())
-        if step % max(1, steps // 8) == 0 or step == steps:
-            v = val_nats(model, val, T, args.device)
-            evals[0].append(step)
-            evals[1].append(v)
-            progress(step, train=float(np.mean(losses[-50:])), val=v)
-    train_time = time.time() - t0
+    losses, evals, train_time = train_gpt(model, opt, sched, train, val, steps, B, rng,
+                                          args.device)
     final = evals[1][-1]
 
     print(f"\nvalidation nats/char: GPT {final:.3f} | bigram {base['bigram']:.3f} | unigram "
