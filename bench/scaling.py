@@ -79,6 +79,8 @@ def main():
             results.setdefault(sweep, []).append((v, *times))
             print(f"{v:<30} {times[0] * 1e3:>8.1f} ms {times[1] * 1e3:>7.1f} ms "
                   f"{times[0] / times[1]:>6.2f}", flush=True)
+    with open(os.path.splitext(args.figure)[0] + '.json', 'w') as f:     # to redraw or cite
+        json.dump(dict(threads=args.threads, repeats=args.repeats, results=results), f, indent=1)
     draw(results, args.figure)
 
 
@@ -104,6 +106,9 @@ def draw(results, path):
         ax.axhline(1.0, color='grey', lw=0.5)
         ax.set_xlabel(SWEEPS[sweep][1])
         ax.set_ylabel('scratchgen / PyTorch')
+        for ax in axes[0][col], axes[1][col]:       # label the measured sizes, nothing else
+            ax.set_xticks(xs, [str(x) for x in xs])
+            ax.minorticks_off()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     print(f"figure: {path}")
