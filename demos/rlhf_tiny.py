@@ -125,6 +125,14 @@ class Evaluator:
         return out, toks
 
 
+def eval_points(total):
+    """When to measure along a run: densely at the start, where most of the change
+    happens, then every total / 12 steps."""
+    every = max(1, total // 12)
+    dense = set(range(0, min(total, 10) + 1)) | {15, 20, 25, 30, 40, 50}
+    return sorted(t for t in dense | set(range(0, total + 1, every)) | {total} if t <= total)
+
+
 def step(opt, loss, params, sched=None):
     opt.zero_grad()
     loss.backward()
@@ -201,7 +209,8 @@ def rank(pair, quality):
 
 
 def ranking_accuracy(rm, chosen, rejected, device):
-    return float(np.mean(scores(rm, chosen, device) > scores(rm, rejected, device)))
+    """Share of pairs the reward model orders like the labels (ties count half)."""
+    return win_rate(scores(rm, chosen, device), scores(rm, rejected, device))
 
 
 def train_reward_model(name, sft, train_pairs, test_pairs, args, rng, device):
@@ -213,7 +222,7 @@ def train_reward_model(name, sft, train_pairs, test_pairs, args, rng, device):
     opt = sg.optim.AdamW(rm.parameters(), lr=1e-3, weight_decay=0.0)
     sched = warmup_cosine(opt, warmup_steps=max(1, steps // 10), total_steps=steps)
     progress = Progress(steps, f'rm {name}', every=max(1, steps // 5))
-    losses, evals = [], ([], [])
+    losses, evals = [], ([0], [ranking_accuracy(rm, *test_pairs, device)])
     for it in range(1, steps + 1):
         rows = rng.integers(0, len(chosen), 64)
         both = tensor(np.concatenate([chosen[rows], rejected[rows]]), device)
@@ -243,8 +252,8 @@ def train_ppo(label, sft, rm_name, rm_norm, config, train_prompts, evaluate, arg
     opt_v = sg.optim.Adam(value.parameters(), lr=1e-3)
     print(f"\n== 3a. PPO '{label}': reward model '{rm_name}', kl_coef {config.kl_coef}, "
           f"{iters} iterations of {batch} rollouts")
-    every = max(1, iters // 12)
-    progress = Progress(iters, label, every=every)
+    points = eval_points(iters)
+    progress = Progress(iters, label, every=max(1, iters // 12))
     curve = {'step': [], 'win_rate': [], 'correct': [], 'kl': [], 'reward': [], 'proxy_quality': []}
     batch_reward = []
 
@@ -281,7 +290,7 @@ def train_ppo(label, sft, rm_name, rm_norm, config, train_prompts, evaluate, arg
                 loss_v = config.value_coef * F.mse_loss(v, tensor(returns[mb], device))
                 step(opt_pi, loss_pi, policy.parameters())
                 step(opt_v, loss_v, value.parameters())
-        if it % every == 0 or it == iters:
+        if it in points:
             m = record(it)
             progress(it, reward=curve['reward'][-1], win=m['win_rate'], correct=m['correct'],
                      kl=m['kl'])
@@ -313,8 +322,8 @@ def train_dpo(sft, train_pairs, test_pairs, beta, evaluate, args, rng, device):
         rc, rr = ref_logps(c, r)
         return float(np.mean((lp[:len(c)] - rc) - (lp[len(c):] - rr)))
 
-    every = max(1, steps // 12)
-    progress = Progress(steps, 'dpo', every=every)
+    points = eval_points(steps)
+    progress = Progress(steps, 'dpo', every=max(1, steps // 12))
     curve = {'step': [], 'win_rate': [], 'correct': [], 'kl': [], 'reward': [],
              'proxy_quality': [], 'margin': []}
     losses = []
@@ -337,7 +346,7 @@ def train_dpo(sft, train_pairs, test_pairs, beta, evaluate, args, rng, device):
         loss = dpo_loss(lp[:64], lp[64:], tensor(ref_c, device), tensor(ref_r, device), beta)
         step(opt, loss, policy.parameters())
         losses.append(loss.item())
-        if it % every == 0 or it == steps:
+        if it in points:
             m = record(it)
             progress(it, loss=float(np.mean(losses[-20:])), win=m['win_rate'],
                      correct=m['correct'], kl=m['kl'], margin=curve['margin'][-1])
@@ -388,9 +397,9 @@ def reward_models_figure(rm_info, path):
 
 
 def answers_figure(policies, prompts_text, path):
-    """The kinds of answers each final policy writes, and a few of them."""
-    fig = new_figure(12, 3.4)
-    ax, ax_txt = fig.subplots(1, 2, gridspec_kw=dict(width_ratios=[1.3, 1]))
+    """The kinds of answers each final policy writes (bars), and its first few answers."""
+    fig = new_figure(10, 6.2)
+    ax, ax_txt = fig.subplots(2, 1, gridspec_kw=dict(height_ratios=[1.3, 1]))
     names = list(policies)
     kinds = np.array([np.bincount(answer_kind(t), minlength=3) / len(t)
                       for t in policies.values()])
@@ -401,15 +410,17 @@ def answers_figure(policies, prompts_text, path):
         bottom += kinds[:, k]
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
-    ax.legend(fontsize=7, loc='lower right')
-    ax.set_title('answers to held-out prompts (one sample each)', fontsize=9)
+    ax.legend(fontsize=7, loc='upper center', bbox_to_anchor=(0.5, -0.08), ncol=3)
+    ax.set_title(f'kinds of answer to {len(prompts_text)} held-out prompts (one sample each)',
+                 fontsize=9)
     ax.tick_params(labelsize=7)
-    lines = ['prompt  ' + '  '.join(f"{n[:12]:<12}" for n in names)]
-    for i in range(8):
-        lines.append(prompts_text[i] + '  ' + '  '.join(
-            f"{''.join(map(str, t[i, P:])):<12}" for t in policies.values()))
+    width = max(len(n) for n in names) + 2
+    lines = ['prompt   ' + ''.join(f"{n:<{width}}" for n in names)]
+    for i in range(10):
+        lines.append(f"{prompts_text[i]:<9}" + ''.join(
+            f"{''.join(map(str, t[i, P:])):<{width}}" for t in policies.values()))
     ax_txt.axis('off')
-    ax_txt.text(0, 1, '\n'.join(lines), family='monospace', fontsize=6.5, va='top')
+    ax_txt.text(0, 1, '\n'.join(lines), family='monospace', fontsize=7, va='top')
     save(fig, path)
 
 
@@ -475,8 +486,9 @@ def main():
                    ('proxy reward model', ppo_proxy)], f"{out}/rlhf_curves.png",
                   f"policy optimisation from the SFT model (seed {args.seed})")
     reward_models_figure(rm_info, f"{out}/rlhf_reward_models.png")
-    finals = {'SFT': sft_toks, ppo_true['label']: ppo_true['answers'], 'DPO': dpo['answers'],
-              **{r['label']: r['answers'] for r in ppo_proxy}}
+    finals = {'SFT': sft_toks, f'PPO true kl {args.kl_coef:g}': ppo_true['answers'],
+              f'DPO beta {args.dpo_beta:g}': dpo['answers'],
+              **{f"PPO proxy kl {r['kl_coef']:g}": r['answers'] for r in ppo_proxy}}
     answers_figure(finals, [task.tokenizer.decode(p) for p in eval_prompts],
                    f"{out}/rlhf_answers.png")
 
@@ -489,6 +501,9 @@ def main():
     cpu = time.process_time() - t_start
     print(f"CPU time {cpu:.0f} s; figures in {out}/")
 
+    def key(name):                    # 'PPO proxy kl 0.1' -> 'ppo_proxy_kl0.1'
+        return name.lower().replace(' kl ', '_kl').replace(' beta ', '_beta').replace(' ', '_')
+
     def strip(run):
         return {k: v for k, v in run.items() if k != 'answers'}
     write_results(out, dict(
@@ -498,10 +513,10 @@ def main():
         reward_models={k: {kk: vv for kk, vv in v.items() if kk not in ('losses',)}
                        for k, v in rm_info.items()},
         ppo_true=strip(ppo_true), ppo_proxy=[strip(r) for r in ppo_proxy], dpo=strip(dpo)),
-        {**{f"{k.replace(' ', '_').replace(',', '')}_tokens": v for k, v in finals.items()},
+        {**{f"{key(k)}_tokens": v for k, v in finals.items()},
          'prompts_text': np.array([task.tokenizer.decode(p) for p in eval_prompts]),
-         **{f"{k.replace(' ', '_').replace(',', '')}_text":
-            np.array([task.tokenizer.decode(t[P:]) for t in v]) for k, v in finals.items()}})
+         **{f"{key(k)}_text": np.array([task.tokenizer.decode(t[P:]) for t in v])
+            for k, v in finals.items()}})
 
 
 if __name__ == '__main__':
