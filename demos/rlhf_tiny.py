@@ -1,6 +1,6 @@
 """ChatGPT's three steps in miniature: SFT, a reward model from rankings, then PPO and DPO.
 
-    python demos/rlhf_tiny.py            # about 10 CPU minutes
+    python demos/rlhf_tiny.py            # about 8.5 CPU minutes on one core
     python demos/rlhf_tiny.py --quick    # seconds; smoke run
 
 The task: sort five digits ("31402=" -> "01234"). A hidden rule decides which of two
@@ -13,12 +13,12 @@ to improve.
 
 1. SFT: a tiny GPT learns the demonstrations (loss on the answer tokens only).
 2. Reward models: pairs of candidate answers (demonstrations, SFT samples, and SFT
-   samples with one to three digits changed) are ranked, and a ScalarGPT (the SFT body with a scalar head)
-   is fitted with the Bradley-Terry loss. Once on the hidden rule's rankings (the
-   "true" reward model) and once on a proxy labeller's: one who only glances at the
-   ends and prefers the answer that rises more from its first to its last digit. On
-   SFT's own answers the two agree (ascending beats descending), but the proxy is
-   exploitable: "0xxx9" is its best answer whatever the prompt.
+   samples with one to three digits changed) are ranked, and a ScalarGPT (the SFT
+   body with a scalar head) is fitted with the Bradley-Terry loss. Once on the hidden
+   rule's rankings (the "true" reward model) and once on a proxy labeller's: one who
+   only glances at the ends and prefers the answer that rises more from its first to
+   its last digit. On SFT's own answers the two agree (ascending beats descending),
+   but the proxy is exploitable: "0xxx9" is its best answer whatever the prompt.
 3. Policy optimisation from the SFT model with a KL penalty to it: PPO against the
    true reward model, PPO against the proxy reward model for a sweep of KL
    coefficients (reward hacking and its control), and DPO on the true rankings with

@@ -10,3 +10,4 @@ from . import flows
 from .flows import Flow, FlowConfig, build_flow, PixelMADE
 from . import diffusion
 from .diffusion import Diffusion, DiffusionConfig
+from . import rlhf
