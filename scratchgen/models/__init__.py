@@ -12,3 +12,4 @@ from . import flows
 from .flows import Flow, FlowConfig, build_flow, PixelMADE
 from . import diffusion
 from .diffusion import Diffusion, DiffusionConfig
+from . import rlhf

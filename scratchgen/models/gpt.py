@@ -191,6 +191,25 @@ class GPT(nn.Module):
         sequence (positions start at the cache length). attention_weights: a list that
         receives each layer's attention weights (B, H, T, S).
         """
+        x = self.hidden_states(idx, kv_cache, attention_weights)
+        B, T = idx.shape
+        logits = nnF.linear(x, self.wte.weight)              # tied: (B, T, C) @ (C, vocab)
+
+        loss = None
+        if targets is not None:
+            if not isinstance(targets, Tensor) or targets.shape != (B, T):
+                shape = targets.shape if isinstance(targets, Tensor) else type(targets).__name__
+                raise ValueError(f"GPT.forward: targets must be a ({B}, {T}) integer Tensor "
+                                 f"like idx, got {shape}")
+            V = self.config.vocab_size
+            loss = F.cross_entropy(logits.reshape(B * T, V), targets.reshape(B * T),
+                                   ignore_index=-1)
+        return logits, loss
+
+    def hidden_states(self, idx, kv_cache=None, attention_weights=None):
+        """The final features LN(h) (B, T, C) that the tied output layer turns into
+        logits; other heads (a reward model's scalar, models/rlhf.py) read them too.
+        Arguments as ``forward``."""
         if not isinstance(idx, Tensor) or idx.ndim != 2 or idx.dtype.kind not in 'iu':
             got = f"shape {idx.shape}, dtype {idx.dtype}" if isinstance(idx, Tensor) \
                 else type(idx).__name__
@@ -211,19 +230,7 @@ class GPT(nn.Module):
         x = self.drop(tok_emb + pos_emb)                     # (B, T, C)
         for i, block in enumerate(self.blocks):
             x = block(x, None if kv_cache is None else kv_cache[i], attention_weights)
-        x = self.ln_f(x)
-        logits = nnF.linear(x, self.wte.weight)              # tied: (B, T, C) @ (C, vocab)
-
-        loss = None
-        if targets is not None:
-            if not isinstance(targets, Tensor) or targets.shape != (B, T):
-                shape = targets.shape if isinstance(targets, Tensor) else type(targets).__name__
-                raise ValueError(f"GPT.forward: targets must be a ({B}, {T}) integer Tensor "
-                                 f"like idx, got {shape}")
-            V = self.config.vocab_size
-            loss = F.cross_entropy(logits.reshape(B * T, V), targets.reshape(B * T),
-                                   ignore_index=-1)
-        return logits, loss
+        return self.ln_f(x)
 
     # ------------------------------------------------------------------ training helpers
     def configure_optimizers(self, weight_decay=0.1, learning_rate=1e-3, betas=(0.9, 0.95),
