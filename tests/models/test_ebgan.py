@@ -177,4 +177,4 @@ def test_short_2d_run_lowers_mmd_to_the_data():
         model.train_step(lambda: sg.tensor(sg.data.toy2d('ring8_wide', 128, seed=rng)))
     after = mmd()
     assert before > 0.3
-    assert after < 0.1 * before, (before, after)
+    assert after < 0.02 * before, (before, after)      # measured: 0.91 -> 0.0006
