@@ -201,7 +201,8 @@ LOSSES = {cls.name: cls for cls in (MinimaxLoss, NonSaturatingLoss, LSGANLoss, W
 
 def make_loss(name, **options):
     """A loss by name: 'minimax', 'nonsaturating', 'lsgan' (a, b, c), 'wgan' (clip),
-    'wgan-gp' (lam), 'hinge', 'ebgan' (margin, pt_weight). A ``GANLoss`` instance is returned unchanged."""
+    'wgan-gp' (lam), 'hinge', 'ebgan' (margin, pt_weight). A ``GANLoss`` instance is
+    returned unchanged."""
     if isinstance(name, GANLoss):
         return name
     if name not in LOSSES:
