@@ -5,8 +5,9 @@
 
 The toy setup is the one of demos/gan_toy2d.py (MLP 2-128-128-128-2 with batch norm in G,
 batch 512); the image setup that of demos/dcgan_images.py (width 32, latent 32, 16x16 RGB,
-batch 64). Median over ``--repeats`` steps after two warm-up steps. WGAN-GP's step costs
-the most: five critic updates, each with a double backward through the critic.
+batch 64); EBGAN's autoencoder discriminators are of the same width. Median over
+``--repeats`` steps after two warm-up steps. WGAN-GP's step costs the most: five critic
+updates, each with a double backward through the critic.
 """
 import argparse
 import os
@@ -21,14 +22,16 @@ from _harness import median_time  # noqa: E402
 
 def toy(loss):
     G = gan.MLPGenerator(2, 2, 128, 3, batch_norm=True)
-    D = gan.MLPDiscriminator(2, 128, 3)
+    D = gan.MLPAutoencoderDiscriminator(2, 128, 3) if loss == 'ebgan' else \
+        gan.MLPDiscriminator(2, 128, 3)
     x = sg.tensor(sg.data.toy2d('grid25', 512, seed=0))
     return gan.GAN(G, D, loss), lambda: x
 
 
 def images(loss):
     G = gan.DCGANGenerator(32, 3, 16, 32)
-    D = gan.DCGANDiscriminator(3, 16, 32, norm=None if loss == 'wgan-gp' else 'batch')
+    D = gan.ConvAutoencoderDiscriminator(3, 16, 32) if loss == 'ebgan' else \
+        gan.DCGANDiscriminator(3, 16, 32, norm=None if loss == 'wgan-gp' else 'batch')
     x = sg.tensor(sg.data.shapes(64, size=16, seed=0).images * 2 - 1)
     return gan.GAN(G, D, loss), lambda: x
 

@@ -5,6 +5,7 @@
     OMP_NUM_THREADS=1 python demos/dcgan_images.py --dataset avatars  # 32x32 avatars, 4000 steps (~21 CPU min)
     python demos/dcgan_images.py --quick                              # seconds
     python demos/dcgan_images.py --data my_images.npz                 # your own images
+    OMP_NUM_THREADS=1 python demos/dcgan_images.py --loss ebgan       # energy-based GAN: autoencoder D
 
 ``--data PATH``: a .npz with ``images`` (N, H, W) or (N, C, H, W) in [0, 1], square with a
 power-of-two side from 8 to 64, and optional integer ``labels`` (N,); 20% are held out.
@@ -187,7 +188,17 @@ def main():
                         "(default: 0.999 when conditional, else off; 0: off)")
     p.add_argument('--lr-end', type=float, default=1.0,
                    help='learning rates decay linearly to this fraction over the run')
+    p.add_argument('--margin', type=float, default=None,
+                   help='--loss ebgan: the margin m on the fakes\' energy (default: EBGANLoss\'s)')
+    p.add_argument('--pt-weight', type=float, default=None,
+                   help='--loss ebgan: weight of the pulling-away term (default: EBGANLoss\'s)')
     args = p.parse_args()
+    if args.loss == 'ebgan' and args.conditional:
+        p.error('--loss ebgan is unconditional; drop --conditional')
+    loss_options = {k: v for k, v in (('margin', args.margin), ('pt_weight', args.pt_weight))
+                    if v is not None}
+    if loss_options and args.loss != 'ebgan':
+        p.error('--margin and --pt-weight apply to --loss ebgan only')
 
     out = ensure_out(args.out)
     user = None
@@ -236,7 +247,7 @@ def main():
                            latent_dim=args.latent, width=width,
                            d_norm=None if norm == 'none' else norm, n_classes=cond,
                            conditioning=args.conditioning, loss=args.loss,
-                           optim_options={} if args.lr is None else {'lr': args.lr},
+                           loss_options=loss_options, optim_options={} if args.lr is None else {'lr': args.lr},
                            aux_weight=aux_weight, aux_on_fakes=not args.aux_real_only)
     model = gan.GAN.from_config(config, args.device)
     G, D = model.G, model.D
@@ -269,6 +280,7 @@ def main():
     r, d_fake, d_real = evaluate(net, fake, fake_labels, train, test, test2, train_labels,
                                  n_classes)
     r.update(steps=steps, cpu_min=cpu / 60, seed=args.seed, loss=args.loss, width=width,
+             loss_config=repr(model.loss),
              conditional=bool(cond), conditioning=args.conditioning if cond else None,
              aux_weight=aux_weight, ema=ema_decay)
     for k, v in r.items():

@@ -46,7 +46,9 @@ BATCH = 512
 
 # The papers' presets, with learning rates raised to fit ten CPU minutes (docs/gan.md)
 # and WGAN-GP's lambda from its authors' own 2-D experiments (0.1; 10 is for images).
-# The last one is an ablation: the non-saturating GAN without batch norm in G.
+# EBGAN's discriminator is an autoencoder of the same width (3 layers per half, a
+# 32-dimensional code). The last one is an ablation: the non-saturating GAN without
+# batch norm in G.
 VARIANTS = {
     'minimax': gan.GANConfig(loss='minimax', preset='dcgan', optim_options=dict(lr=1e-3), **ARCH),
     'nonsaturating': gan.GANConfig(loss='nonsaturating', preset='dcgan',
@@ -57,6 +59,8 @@ VARIANTS = {
                           optim_options=dict(lr=5e-4), **ARCH),
     'wgan-gp': gan.GANConfig(loss='wgan-gp', loss_options=dict(lam=0.1), preset='wgan-gp',
                              optim_options=dict(lr=5e-4, betas=(0.5, 0.9)), **ARCH),
+    'ebgan': gan.GANConfig(loss='ebgan', loss_options=dict(margin=1.0, pt_weight=0.1),
+                           preset='dcgan', optim_options=dict(lr=1e-3), **ARCH),
     'nonsaturating-noBN': gan.GANConfig(loss='nonsaturating', g_batch_norm=False, preset='dcgan',
                                         optim_options=dict(lr=1e-3), **ARCH),
 }

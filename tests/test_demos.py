@@ -113,3 +113,11 @@ def test_dcgan_conditional_quick(tmp_path):
     ckpt = sg.load(str(tmp_path / 'gan_dcgan_shapes_conditional_checkpoint.npz'))
     assert {'generator', 'generator_ema', 'discriminator'} <= set(ckpt)
     assert 'classifier.weight' in ckpt['discriminator']
+
+
+def test_dcgan_ebgan_quick(tmp_path):
+    """--loss ebgan (autoencoder discriminator, margin and pulling-away term) runs end to
+    end; --margin is passed through to the loss."""
+    _run_quick(ROOT / 'demos' / 'dcgan_images.py', tmp_path, '--loss', 'ebgan', '--margin', '0.5')
+    metrics = _check_results(ROOT / 'demos' / 'dcgan_images.py', tmp_path)
+    assert metrics['loss'] == 'ebgan' and 'margin=0.5' in metrics['loss_config']

@@ -13,16 +13,22 @@ lowering its own loss (E over real x, noise z; σ the logistic sigmoid):
                      or by adding λ E (‖∇ₓD(x̂)‖₂ − 1)², x̂ = εx + (1 − ε)G(z),
                      ε ~ U[0, 1] per sample, to L_D (WGAN-GP)
     hinge            L_D = E max(0, 1 − D(x)) + E max(0, 1 + D(G(z)));  L_G = −E D(G(z))
+    energy-based     D(x) = mean_k (Dec(Enc(x))_k − x_k)², an autoencoder's reconstruction
+    (EBGAN)          error (an energy: low on data);  L_D = E D(x) + E max(0, m − D(G(z)));
+                     L_G = E D(G(z)) + λ_PT f_PT(Enc(G(z))), f_PT the mean squared cosine
+                     similarity between the codes of two different fakes of a batch
 
 The logit losses use log σ(s) = −softplus(−s) and log(1 − σ(s)) = −softplus(s), stable
 for any s. docs/gan.md derives each objective, explains mode collapse and the
 evaluation measures, and holds the measured results.
 
     losses.py     MinimaxLoss, NonSaturatingLoss, LSGANLoss, WGANLoss and WGANGPLoss (on
-                  their common WassersteinLoss), HingeLoss, make_loss, gradient_penalty,
-                  clip_weights_
+                  their common WassersteinLoss), HingeLoss, EBGANLoss, make_loss,
+                  gradient_penalty, pulling_away, clip_weights_
     networks.py   MLPGenerator, MLPDiscriminator (2-D toys), DCGANGenerator,
-                  DCGANDiscriminator (16x16 to 32x32 images); all optionally conditional
+                  DCGANDiscriminator (16x16 to 32x32 images); all optionally conditional;
+                  EBGAN's MLPAutoencoderDiscriminator, ConvAutoencoderDiscriminator and
+                  autoencoder_energy
     training.py   PRESETS (optimizer settings of the original papers), make_optimizers,
                   GANConfig, GAN: n_critic critic steps, then one generator step
 

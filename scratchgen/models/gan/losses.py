@@ -1,21 +1,25 @@
 """The GAN objectives: one ``GANLoss`` per paper, the gradient penalty and weight clipping.
 
 Each loss gives the critic's loss ``d_loss(real_scores, fake_scores)`` and the
-generator's ``g_loss(fake_scores)`` on D's raw scores; the equations are in the package
-docstring (``scratchgen/models/gan/__init__.py``) and derived in docs/gan.md.
+generator's ``g_loss(fake_scores)`` on D's raw scores (for EBGAN: D's energies); the
+equations are in the package docstring (``scratchgen/models/gan/__init__.py``) and
+derived in docs/gan.md.
 """
 from ... import functional as F
 from ...autograd import grad, no_grad, rand
+from ...checks import number
 
 __all__ = ['GANLoss', 'MinimaxLoss', 'NonSaturatingLoss', 'LSGANLoss', 'WassersteinLoss',
-           'WGANLoss', 'WGANGPLoss', 'HingeLoss', 'LOSSES', 'make_loss', 'critic_scores',
-           'gradient_penalty', 'clip_weights_']
+           'WGANLoss', 'WGANGPLoss', 'HingeLoss', 'EBGANLoss', 'LOSSES', 'make_loss',
+           'critic_scores', 'gradient_penalty', 'pulling_away', 'clip_weights_']
 
 
 class GANLoss:
     """One GAN objective: ``d_loss(real_scores, fake_scores)``, ``g_loss(fake_scores)``,
-    an optional extra critic term ``penalty(D, real, fake, labels)`` and a hook run
-    after each critic step, ``after_critic_step(D)``. Scores are D's raw outputs (N,).
+    an optional extra critic term ``penalty(D, real, fake, labels)``, an optional extra
+    generator term ``generator_penalty(D, fake, labels)``, a hook run after each critic
+    step, ``after_critic_step(D)``, and ``check_critic(D, who)``, which raises when D
+    is of the wrong kind for the loss. Scores are D's raw outputs (N,).
     ``preset`` names the entry of ``PRESETS`` from the loss's own paper."""
     name = 'base'
     preset = 'dcgan'
@@ -30,8 +34,15 @@ class GANLoss:
         """Extra critic loss that needs the critic itself (None: none)."""
         return None
 
+    def generator_penalty(self, critic, fake, labels=None):
+        """Extra generator loss that needs the critic and G's samples (None: none)."""
+        return None
+
     def after_critic_step(self, critic):
         """Called after each critic update (weight clipping lives here)."""
+
+    def check_critic(self, critic, who):
+        """Raise ValueError if ``critic`` cannot play this loss (any critic can, here)."""
 
     def __repr__(self):
         return f"{type(self).__name__}()"
@@ -146,13 +157,52 @@ class HingeLoss(GANLoss):
         return -fake.mean()
 
 
+class EBGANLoss(GANLoss):
+    """Energy-based GAN (Zhao, Mathieu & LeCun 2017): D is an autoencoder and its
+    "score" is an energy, the reconstruction error E(x) = mean_k (Dec(Enc(x))_k − x_k)²
+    (``autoencoder_energy``), low on data. D lowers the energy of real samples and
+    raises that of fakes up to the margin m, no further:
+    L_D = E E(x) + E max(0, m − E(G(z))); G lowers the energy of its samples,
+    L_G = E E(G(z)), plus ``pt_weight`` (λ_PT) times the pulling-away term of D's codes
+    of the fakes (``pulling_away``), which rewards a batch of fakes whose codes point in
+    different directions (against mode collapse). D must be an autoencoder
+    discriminator (``MLPAutoencoderDiscriminator``, ``ConvAutoencoderDiscriminator``)."""
+    name = 'ebgan'
+
+    def __init__(self, margin=1.0, pt_weight=0.1):
+        self.margin = number(margin, 'margin', 'EBGANLoss', low=0, low_open=True)
+        self.pt_weight = number(pt_weight, 'pt_weight', 'EBGANLoss', low=0)
+
+    def d_loss(self, real, fake):
+        return real.mean() + F.relu(self.margin - fake).mean()
+
+    def g_loss(self, fake):
+        return fake.mean()
+
+    def generator_penalty(self, critic, fake, labels=None):
+        if not self.pt_weight:
+            return None
+        # a second pass through the encoder: the energy's pass is inside D's forward
+        return self.pt_weight * pulling_away(critic.encode(fake))
+
+    def check_critic(self, critic, who):
+        if not callable(getattr(critic, 'encode', None)):
+            raise ValueError(f"{who}: the 'ebgan' loss needs an autoencoder discriminator "
+                             f"(D(x) an energy, D.encode(x) its codes), got "
+                             f"{type(critic).__name__}")
+
+    def __repr__(self):
+        return f"EBGANLoss(margin={self.margin}, pt_weight={self.pt_weight})"
+
+
 LOSSES = {cls.name: cls for cls in (MinimaxLoss, NonSaturatingLoss, LSGANLoss, WGANLoss,
-                                    WGANGPLoss, HingeLoss)}
+                                    WGANGPLoss, HingeLoss, EBGANLoss)}
 
 
 def make_loss(name, **options):
     """A loss by name: 'minimax', 'nonsaturating', 'lsgan' (a, b, c), 'wgan' (clip),
-    'wgan-gp' (lam), 'hinge'. A ``GANLoss`` instance is returned unchanged."""
+    'wgan-gp' (lam), 'hinge', 'ebgan' (margin, pt_weight). A ``GANLoss`` instance is
+    returned unchanged."""
     if isinstance(name, GANLoss):
         return name
     if name not in LOSSES:
@@ -184,6 +234,25 @@ def gradient_penalty(critic, real, fake, labels=None, lam=10.0, eps=None):
     # the 1e-12 keeps sqrt differentiable where a gradient is exactly 0
     norm = ((g * g).reshape(n, -1).sum(1) + 1e-12).sqrt()
     return lam * ((norm - 1.0) ** 2).mean()
+
+
+def pulling_away(codes, eps=1e-12):
+    """EBGAN's pulling-away term of a batch of codes s_1..s_N (N, ...), flattened per
+    sample: the mean squared cosine similarity over ordered pairs i ≠ j,
+
+        f_PT = 1/(N(N−1)) Σ_{i≠j} (s_iᵀ s_j / (‖s_i‖ ‖s_j‖))²,
+
+    0 when the codes are orthogonal, 1 when they are all parallel. ``eps`` inside the
+    square root keeps a zero code differentiable."""
+    n = codes.shape[0]
+    if codes.ndim < 2 or n < 2:
+        raise ValueError(f"pulling_away: codes must be (N, ...) with N >= 2, got shape "
+                         f"{codes.shape}")
+    s = codes.reshape(n, -1)
+    u = s / ((s * s).sum(1, keepdims=True) + eps).sqrt()       # unit rows
+    cos = u @ u.T                                               # (N, N) cosines
+    diag = ((u * u).sum(1) ** 2).sum()                          # the i = j terms (≈ N)
+    return ((cos * cos).sum() - diag) / (n * (n - 1))
 
 
 def clip_weights_(module, clip):

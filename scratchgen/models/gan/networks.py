@@ -5,15 +5,18 @@ samples; a discriminator maps samples (and labels) to one raw score per sample.
 Conditional generators concatenate a learned label embedding to z; conditional
 discriminators either concatenate an embedding to their input ('concat') or add the
 projection <embed(y), φ(x)> of their last features to the score ('projection',
-Miyato & Koyama 2018). docs/gan.md, "Networks".
+Miyato & Koyama 2018). EBGAN's discriminators are autoencoders whose output is an
+energy per sample, the reconstruction error. docs/gan.md, "Networks" and "EBGAN".
 """
 import math
 
 from ... import nn
 from ... import functional as F
 from ...autograd import Tensor, no_grad, randn
+from ...checks import positive_int
 
-__all__ = ['MLPGenerator', 'MLPDiscriminator', 'DCGANGenerator', 'DCGANDiscriminator']
+__all__ = ['MLPGenerator', 'MLPDiscriminator', 'DCGANGenerator', 'DCGANDiscriminator',
+           'autoencoder_energy', 'MLPAutoencoderDiscriminator', 'ConvAutoencoderDiscriminator']
 
 
 def _check_conditioning(conditioning, who):
@@ -228,3 +231,97 @@ class DCGANDiscriminator(nn.Module):
                                  "aux_classifier=True")
             return score, self.classifier(feat.mean((2, 3)))
         return score
+
+
+# ----------------------------------------------------------------------------- EBGAN
+def autoencoder_energy(reconstruction, x):
+    """EBGAN's energy of each sample, the reconstruction error averaged over its
+    dimensions (pixels × channels for images): E(x) = 1/d Σ_k (x̂_k − x_k)², shape (N,).
+    (Zhao et al. write ‖Dec(Enc(x)) − x‖; we average the squares, so that the margin
+    does not depend on the image size.)"""
+    if reconstruction.shape != x.shape:
+        raise ValueError(f"autoencoder_energy: reconstruction {reconstruction.shape} and "
+                         f"input {x.shape} must have the same shape")
+    d = reconstruction - x
+    return (d * d).reshape(x.shape[0], -1).mean(1)
+
+
+class _AutoencoderDiscriminator(nn.Module):
+    """What the EBGAN discriminators share: D(x) = the energy of x, ``encode`` (the codes
+    the pulling-away term looks at), ``reconstruct``. Unconditional only."""
+    n_classes = None
+
+    def encode(self, x):
+        return self.encoder(x).reshape(x.shape[0], -1)
+
+    def reconstruct(self, x):
+        return self.decoder(self.encoder(x))
+
+    def forward(self, x, labels=None):
+        if labels is not None:
+            raise ValueError(f"{type(self).__name__}: labels were given but the EBGAN "
+                             "discriminator is unconditional")
+        return autoencoder_energy(self.reconstruct(x), x)
+
+
+class MLPAutoencoderDiscriminator(_AutoencoderDiscriminator):
+    """EBGAN's discriminator for points: x (N, in_dim) -> energies (N,). The encoder is
+    ``depth`` linear layers in_dim -> hidden -> ... -> code_dim, the decoder ``depth``
+    layers code_dim -> hidden -> ... -> in_dim, leaky ReLU between them (none on the
+    code or the output). With ``depth`` = 3 and ``hidden`` = 128 it costs about 1.25×
+    ``MLPDiscriminator(depth=3)``."""
+
+    def __init__(self, in_dim=2, hidden=128, depth=3, code_dim=32, negative_slope=0.2):
+        super().__init__()
+        for name, v in (('in_dim', in_dim), ('hidden', hidden), ('depth', depth),
+                        ('code_dim', code_dim)):
+            positive_int(v, name, 'MLPAutoencoderDiscriminator')
+        self.in_dim, self.code_dim = in_dim, code_dim
+
+        def mlp(n_in, n_out):
+            widths = [n_in] + [hidden] * (depth - 1) + [n_out]
+            layers = []
+            for a, b in zip(widths[:-1], widths[1:]):
+                layers += [nn.Linear(a, b), nn.LeakyReLU(negative_slope)]
+            return nn.Sequential(*layers[:-1])
+        self.encoder, self.decoder = mlp(in_dim, code_dim), mlp(code_dim, in_dim)
+
+
+class ConvAutoencoderDiscriminator(_AutoencoderDiscriminator):
+    """EBGAN's discriminator for images, DCGAN-like: x (N, C, H, W) -> energies (N,).
+    The encoder is ``DCGANDiscriminator``'s body (stride-2 convolutions down to 4x4,
+    channels doubling from ``width``, leaky ReLU 0.2) and a 4x4 convolution to a
+    ``code_dim`` code; the decoder is ``DCGANGenerator``'s stack (a 4x4 transposed
+    convolution, stride-2 transposed convolutions back to ``image_size``, ReLU) with a
+    linear output (no tanh: the energy is a plain squared error). ``norm``: 'batch'
+    (after every layer but the first, the code and the output), 'layer' or None."""
+
+    def __init__(self, channels=3, image_size=16, width=32, code_dim=32, norm='batch'):
+        super().__init__()
+        k = _check_image_size(image_size, 'ConvAutoencoderDiscriminator')
+        if norm not in ('batch', 'layer', None):
+            raise ValueError(f"ConvAutoencoderDiscriminator: norm must be 'batch', 'layer' "
+                             f"or None, got {norm!r}")
+        for name, v in (('channels', channels), ('width', width), ('code_dim', code_dim)):
+            positive_int(v, name, 'ConvAutoencoderDiscriminator')
+        self.channels, self.image_size, self.code_dim = channels, image_size, code_dim
+
+        def normalise(c):
+            return [nn.BatchNorm2d(c)] if norm == 'batch' else \
+                [nn.GroupNorm(1, c)] if norm == 'layer' else []
+        c = width
+        enc = [nn.Conv2d(channels, c, 4, 2, 1), nn.LeakyReLU(0.2)]
+        for _ in range(k - 1):
+            enc += [nn.Conv2d(c, 2 * c, 4, 2, 1, bias=norm is None)] + normalise(2 * c)
+            enc.append(nn.LeakyReLU(0.2))
+            c *= 2
+        enc.append(nn.Conv2d(c, code_dim, 4, 1, 0))
+        dec = [nn.ConvTranspose2d(code_dim, c, 4, 1, 0, bias=norm is None)] + normalise(c)
+        dec.append(nn.ReLU())
+        for _ in range(k - 1):
+            dec += [nn.ConvTranspose2d(c, c // 2, 4, 2, 1, bias=norm is None)] + normalise(c // 2)
+            dec.append(nn.ReLU())
+            c //= 2
+        dec.append(nn.ConvTranspose2d(c, channels, 4, 2, 1))
+        self.encoder, self.decoder = nn.Sequential(*enc), nn.Sequential(*dec)
+        _dcgan_init_(self)

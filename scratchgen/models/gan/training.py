@@ -11,7 +11,8 @@ from ... import functional as F
 from ...autograd import no_grad, randn
 from ...checks import int_at_least, positive_int
 from .losses import LOSSES, critic_scores, make_loss
-from .networks import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
+from .networks import (ConvAutoencoderDiscriminator, DCGANDiscriminator, DCGANGenerator,
+                       MLPAutoencoderDiscriminator, MLPDiscriminator, MLPGenerator)
 
 __all__ = ['PRESETS', 'make_optimizers', 'GANConfig', 'GAN']
 
@@ -62,10 +63,14 @@ class GANConfig:
     depth: hidden layers of each MLP (dcgan: fixed by image_size).
     g_batch_norm: batch norm in the MLP generator (the DCGAN generator always has it).
     d_norm: normalisation in the DCGAN discriminator: 'batch', 'layer', 'spectral' or
-        None ('layer' or None for the gradient penalty, which batch norm breaks).
+        None ('layer' or None for the gradient penalty, which batch norm breaks; 'batch',
+        'layer' or None for EBGAN's autoencoder).
     n_classes, conditioning: conditional on integer labels (None: unconditional), by
         'projection' or 'concat' in the discriminator.
-    loss, loss_options: the objective, ``make_loss(loss, **loss_options)``.
+    loss, loss_options: the objective, ``make_loss(loss, **loss_options)``. With
+        loss='ebgan' the discriminator is an autoencoder (``MLPAutoencoderDiscriminator``
+        of ``depth`` layers per half, or ``ConvAutoencoderDiscriminator``) with a
+        ``code_dim`` code; EBGAN is unconditional.
     preset, optim_options, n_critic: the optimizers, ``make_optimizers(preset, G, D,
         **optim_options)`` (preset None: the loss's own paper; n_critic None: the preset's).
     aux_weight, aux_on_fakes: the AC-GAN class head (dcgan, conditional; 0: none).
@@ -88,12 +93,13 @@ class GANConfig:
     n_critic: object = None
     aux_weight: float = 0.0
     aux_on_fakes: bool = True
+    code_dim: int = 32
 
     def __post_init__(self):
         who = 'GANConfig'
         if self.arch not in ('mlp', 'dcgan'):
             raise ValueError(f"{who}: arch must be 'mlp' or 'dcgan', got {self.arch!r}")
-        for name in ('data_dim', 'channels', 'latent_dim', 'width', 'depth'):
+        for name in ('data_dim', 'channels', 'latent_dim', 'width', 'depth', 'code_dim'):
             positive_int(getattr(self, name), name, who)
         if self.loss not in LOSSES:
             raise ValueError(f"{who}: unknown loss {self.loss!r}; expected one of "
@@ -103,6 +109,9 @@ class GANConfig:
                              f"{sorted(PRESETS)}")
         if self.n_classes is not None:
             int_at_least(self.n_classes, 2, 'n_classes (None or a count)', who)
+            if self.loss == 'ebgan':
+                raise ValueError(f"{who}: loss='ebgan' is unconditional; got n_classes="
+                                 f"{self.n_classes} (use n_classes=None)")
         if self.aux_weight and (self.arch != 'dcgan' or self.n_classes is None):
             raise ValueError(f"{who}: aux_weight={self.aux_weight} needs arch='dcgan' and "
                              f"n_classes (the class head is on the DCGAN discriminator)")
@@ -140,6 +149,7 @@ class GAN:
                              f"head (DCGANDiscriminator(n_classes=..., aux_classifier=True))")
         self.aux_weight, self.aux_on_fakes = float(aux_weight), bool(aux_on_fakes)
         self.loss = make_loss(loss)
+        self.loss.check_critic(discriminator, 'GAN')
         if (g_optimizer is None) != (d_optimizer is None):
             raise ValueError("GAN: give both g_optimizer and d_optimizer, or neither")
         if g_optimizer is None:
@@ -160,17 +170,21 @@ class GAN:
         if not isinstance(config, GANConfig):
             raise TypeError(f"GAN.from_config: expected a GANConfig, got {type(config).__name__}")
         c = config
+        ebgan = c.loss == 'ebgan'
         if c.arch == 'mlp':
             G = MLPGenerator(c.latent_dim, c.data_dim, c.width, c.depth,
                              batch_norm=c.g_batch_norm, n_classes=c.n_classes)
-            D = MLPDiscriminator(c.data_dim, c.width, c.depth, n_classes=c.n_classes,
-                                 conditioning=c.conditioning)
+            D = MLPAutoencoderDiscriminator(c.data_dim, c.width, c.depth, c.code_dim) if ebgan \
+                else MLPDiscriminator(c.data_dim, c.width, c.depth, n_classes=c.n_classes,
+                                      conditioning=c.conditioning)
         else:
             G = DCGANGenerator(c.latent_dim, c.channels, c.image_size, c.width,
                                n_classes=c.n_classes)
-            D = DCGANDiscriminator(c.channels, c.image_size, c.width, norm=c.d_norm,
-                                   n_classes=c.n_classes, conditioning=c.conditioning,
-                                   aux_classifier=c.aux_weight > 0)
+            D = ConvAutoencoderDiscriminator(c.channels, c.image_size, c.width, c.code_dim,
+                                             norm=c.d_norm) if ebgan \
+                else DCGANDiscriminator(c.channels, c.image_size, c.width, norm=c.d_norm,
+                                        n_classes=c.n_classes, conditioning=c.conditioning,
+                                        aux_classifier=c.aux_weight > 0)
         model = cls(G.to(device), D.to(device), make_loss(c.loss, **c.loss_options),
                     preset=c.preset, n_critic=c.n_critic, aux_weight=c.aux_weight,
                     aux_on_fakes=c.aux_on_fakes, **c.optim_options)
@@ -215,16 +229,22 @@ class GAN:
         p = next(iter(self.G.parameters())) if ref is None else ref
         self.D.requires_grad_(False)
         try:
-            score, logits = self._scores(self.G(self._noise(n, p), labels), labels)
+            fake = self.G(self._noise(n, p), labels)
+            score, logits = self._scores(fake, labels)
             loss = self.loss.g_loss(score)
+            stats = {}
             if self.aux_weight:
                 loss = loss + self.aux_weight * F.cross_entropy(logits, labels)
+            penalty = self.loss.generator_penalty(self.D, fake, labels)
+            if penalty is not None:
+                stats['g_penalty'] = penalty.item()
+                loss = loss + penalty
             self.g_optimizer.zero_grad()
             loss.backward()
         finally:
             self.D.requires_grad_(True)
         self.g_optimizer.step()
-        return {'g_loss': loss.item()}
+        return {'g_loss': loss.item(), **stats}
 
     def train_step(self, next_batch):
         """``n_critic`` critic steps then one generator step. ``next_batch``: a callable
