@@ -1,9 +1,9 @@
 """DDPM with a small U-Net on procedural images (shapes 16x16), optionally class-conditional
 with classifier-free guidance; inpainting.
 
-    OMP_NUM_THREADS=1 python demos/ddpm_images.py --conditional --guidance 0,1,2   # a few CPU minutes
-    OMP_NUM_THREADS=1 python demos/ddpm_images.py --conditional --guidance 0,0.5,1,2,4 \
-        --train-steps 3000 --seed 0                              # the docs run (docs/diffusion.md)
+    OMP_NUM_THREADS=1 python demos/ddpm_images.py --conditional --guidance 1,2   # ~8 CPU minutes
+    OMP_NUM_THREADS=1 python demos/ddpm_images.py --conditional --guidance 0,1,2 \
+        --train-steps 1000 --warmup 100 --seed 0   # the docs run (docs/diffusion.md), ~20 CPU min
     python demos/ddpm_images.py --checkpoint out/ddpm_images/ddpm_shapes_checkpoint.npz \
         --conditional --guidance 0,1,2      # evaluate a saved model again, no training
     python demos/ddpm_images.py --data my_images.npz            # your own images (and labels)
@@ -121,13 +121,13 @@ def main():
     p.add_argument('--conditional', action='store_true', help='condition on the class label')
     p.add_argument('--guidance', default='1', help='guidance weights w to evaluate, comma-separated')
     p.add_argument('--sampler', default='ddim', choices=['ddpm', 'ddim', 'sde', 'ode'])
-    p.add_argument('--steps', type=int, default=20, help='sampling steps (ddim, sde, ode)')
+    p.add_argument('--steps', type=int, default=15, help='sampling steps (ddim, sde, ode)')
     p.add_argument('--sampler-sweep', default='',
                    help="extra sampler:steps pairs to score at the first guidance weight, "
                         "e.g. ddim:10,ddim:50,ddpm:1000")
     p.add_argument('--sweep-n', type=int, default=None,
                    help='samples per --sampler-sweep entry (default --n-eval)')
-    p.add_argument('--train-steps', type=int, default=600)
+    p.add_argument('--train-steps', type=int, default=500)
     p.add_argument('--batch', type=int, default=64)
     p.add_argument('--lr', type=float, default=2e-3)
     p.add_argument('--warmup', type=int, default=200, help='linear warm-up steps')
