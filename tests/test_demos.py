@@ -110,3 +110,18 @@ def test_dcgan_conditional_quick(tmp_path):
     ckpt = sg.load(str(tmp_path / 'gan_dcgan_shapes_conditional_checkpoint.npz'))
     assert {'generator', 'generator_ema', 'discriminator'} <= set(ckpt)
     assert 'classifier.weight' in ckpt['discriminator']
+
+
+def test_ddpm_images_checkpoint_round_trip(tmp_path):
+    """A conditional quick run saves its model with its config; --checkpoint evaluates it
+    again without training and reaches the same FD with the same seed."""
+    demo = ROOT / 'demos' / 'ddpm_images.py'
+    _run_quick(demo, tmp_path / 'a', '--conditional', '--guidance', '1')
+    ckpt = tmp_path / 'a' / 'ddpm_shapes_checkpoint.npz'
+    assert sg.load(str(ckpt))['config']['num_classes'] == 3
+    stdout = _run_quick(demo, tmp_path / 'b', '--conditional', '--guidance', '1',
+                        '--checkpoint', str(ckpt))
+    assert 'loaded' in stdout and '[shapes] step' not in stdout
+    fd = [json.loads((tmp_path / d / 'metrics.json').read_text())['results']['w=1']['fd']
+          for d in ('a', 'b')]
+    assert fd[0] == pytest.approx(fd[1], rel=1e-6), fd
