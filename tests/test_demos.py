@@ -121,3 +121,18 @@ def test_dcgan_ebgan_quick(tmp_path):
     _run_quick(ROOT / 'demos' / 'dcgan_images.py', tmp_path, '--loss', 'ebgan', '--margin', '0.5')
     metrics = _check_results(ROOT / 'demos' / 'dcgan_images.py', tmp_path)
     assert metrics['loss'] == 'ebgan' and 'margin=0.5' in metrics['loss_config']
+
+
+def test_ddpm_images_checkpoint_round_trip(tmp_path):
+    """A conditional quick run saves its model with its config; --checkpoint evaluates it
+    again without training and reaches the same FD with the same seed."""
+    demo = ROOT / 'demos' / 'ddpm_images.py'
+    _run_quick(demo, tmp_path / 'a', '--conditional', '--guidance', '1')
+    ckpt = tmp_path / 'a' / 'ddpm_shapes_checkpoint.npz'
+    assert sg.load(str(ckpt))['config']['num_classes'] == 3
+    stdout = _run_quick(demo, tmp_path / 'b', '--conditional', '--guidance', '1',
+                        '--checkpoint', str(ckpt))
+    assert 'loaded' in stdout and '[shapes] step' not in stdout
+    fd = [json.loads((tmp_path / d / 'metrics.json').read_text())['results']['w=1']['fd']
+          for d in ('a', 'b')]
+    assert fd[0] == pytest.approx(fd[1], rel=1e-6), fd

@@ -237,6 +237,48 @@ def test_guidance_w0_is_unconditional_w1_conditional():
     assert np.abs(uncond.numpy() - cond.numpy()).max() > 1e-4
     np.testing.assert_allclose(m.eps_fn(y, w=0.0)(x, 300.0).numpy(), uncond.numpy(), atol=1e-5)
     np.testing.assert_allclose(m.eps_fn(y, w=1.0)(x, 300.0).numpy(), cond.numpy(), atol=1e-5)
+    # w = 0 and 1 take one pass; any other w the batched pass over [no label, y]
+    np.testing.assert_allclose(m.eps_fn(y, w=2.5)(x, 300.0).numpy(),
+                               (uncond + 2.5 * (cond - uncond)).numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize('prediction', ['eps', 'v', 'x0'])
+def test_min_snr_weight_is_the_x0_loss_times_min_snr_gamma(prediction):
+    """Min-SNR: whatever the network predicts, w_t ‖target − pred‖² equals
+    min(SNR, γ) ‖x_0 − x̂_0‖² with x̂_0 the prediction converted to x_0 (objectives.to_x0)."""
+    rng = np.random.default_rng(0)
+    t = np.array([1, 50, 200, 500, 999])
+    x0, eps, pred = (sg.tensor(rng.standard_normal((5, 3)), dtype=sg.float64) for _ in range(3))
+    a, s = SCHED.coefficients(x0, sg.tensor(t))
+    x_t = a * x0 + s * eps
+    w = D.loss_weight(a, s, prediction, 'min_snr', gamma=5.0)
+    lhs = (w * (D.target(x0, eps, a, s, prediction) - pred) ** 2).sum(1).numpy()
+    snr = np.array([SCHED.snr(k) for k in t])
+    x0_hat = D.to_x0(pred, x_t, a, s, prediction)
+    rhs = np.minimum(snr, 5.0) * ((x0 - x0_hat) ** 2).sum(1).numpy()
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-9)
+    assert D.loss_weight(a, s, prediction, 'none') is None
+    with pytest.raises(ValueError, match="loss_weight: weighting"):
+        D.loss_weight(a, s, prediction, 'snr')
+
+
+def test_min_snr_loss_is_the_weighted_mean():
+    """Diffusion.loss with weighting='min_snr' is mean_b w_b mean_d (target − pred)²,
+    recomputed from the same random draws."""
+    m = D.Diffusion(D.DiffusionConfig(hidden=8, depth=1, time_dim=4, prediction='v',
+                                      weighting='min_snr', snr_gamma=2.0))
+    x0 = sg.tensor(np.random.default_rng(0).standard_normal((64, 2)), dtype=sg.float32)
+    sg.manual_seed(3)
+    loss = m.loss(x0).item()
+    sg.manual_seed(3)
+    t = sg.randint(1, 1001, size=(64,))
+    x_t, eps = m.schedule.q_sample(x0, t)
+    a, s = m.schedule.coefficients(x0, t)
+    err = ((m.net(x_t, t.to(x0.dtype)) - D.target(x0, eps, a, s, 'v')) ** 2).numpy().mean(1)
+    snr = (a * a / (s * s)).numpy()[:, 0]
+    assert loss == pytest.approx(float(np.mean(np.minimum(snr, 2.0) / (snr + 1) * err)), rel=1e-5)
+    with pytest.raises(ValueError, match="DiffusionConfig: weighting"):
+        D.DiffusionConfig(weighting='p2')
 
 
 # ----------------------------------------------------------------------------- networks

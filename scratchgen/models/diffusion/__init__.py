@@ -9,7 +9,7 @@ model        DiffusionConfig, Diffusion (schedule + network + loss + eps_fn + sa
 distill      progressive distillation: student_times, batch_eps_fn, distill_target
 """
 from .schedule import Schedule
-from .objectives import PREDICTIONS, to_eps, to_x0, target, diffusion_loss
+from .objectives import PREDICTIONS, WEIGHTINGS, to_eps, to_x0, target, loss_weight, diffusion_loss
 from .samplers import (ddpm_step, ddpm_sample, ddim_timesteps, ddim_step, ddim_sample,
                        ddim_encode, denoise, sde_sample, ode_drift, ode_sample,
                        ode_log_likelihood, inpaint, cfg_combine)

@@ -1,7 +1,7 @@
 """``DiffusionConfig`` and ``Diffusion``: a schedule, a denoiser and its objective
 (docs/diffusion.md).
 
-    loss(x_0, y) = E_{t ~ U{1..T}, ε} ‖target − net(x_t, t, y')‖²,  x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε,
+    loss(x_0, y) = E_{t ~ U{1..T}, ε} w_t ‖target − net(x_t, t, y')‖²,  w_t = 1 or Min-SNR,  x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε,
     y' = "no label" with probability p_uncond (classifier-free guidance training),
 
 and ``eps_fn(y, w)`` turns the network into the ε̂(x, t) every sampler takes (converting a
@@ -15,7 +15,7 @@ from ... import functional as F
 from ...autograd import full, rand, randn
 from ...checks import positive_int, number, one_of
 from .schedule import Schedule
-from .objectives import PREDICTIONS, diffusion_loss, to_eps
+from .objectives import PREDICTIONS, WEIGHTINGS, diffusion_loss, to_eps
 from .networks import MLPDenoiser, UNet
 from . import samplers
 
@@ -26,7 +26,8 @@ __all__ = ['DiffusionConfig', 'Diffusion']
 class DiffusionConfig:
     """data_shape: (D,) for points (arch 'mlp') or (C, H, W) for images (arch 'unet').
     T, schedule ('linear' | 'cosine'): the noise schedule. prediction: what the network
-    outputs ('eps', 'v' or 'x0'). hidden/depth/time_dim: the MLP. channels,
+    outputs ('eps', 'v' or 'x0'); weighting ('none' | 'min_snr', with snr_gamma): the
+    per-time loss weight (objectives.loss_weight). hidden/depth/time_dim: the MLP. channels,
     channel_mults, num_res_blocks, groups, heads: the U-Net. num_classes: a
     class-conditional model (labels 0..num_classes − 1) trained with the label dropped
     with probability p_uncond."""
@@ -34,6 +35,8 @@ class DiffusionConfig:
     T: int = 1000
     schedule: str = 'linear'
     prediction: str = 'eps'
+    weighting: str = 'none'
+    snr_gamma: float = 5.0
     arch: str = 'mlp'
     hidden: int = 128
     depth: int = 3
@@ -52,6 +55,8 @@ class DiffusionConfig:
         positive_int(self.T, 'T', who)
         one_of(self.schedule, ('linear', 'cosine'), 'schedule', who)
         one_of(self.prediction, PREDICTIONS, 'prediction', who)
+        one_of(self.weighting, WEIGHTINGS, 'weighting', who)
+        number(self.snr_gamma, 'snr_gamma', who, 0, low_open=True)
         one_of(self.arch, ('mlp', 'unet'), 'arch', who)
         if (self.arch == 'mlp') != (len(self.data_shape) == 1):
             raise ValueError(f"{who}: arch {self.arch!r} does not fit data_shape "
@@ -83,7 +88,8 @@ class Diffusion(nn.Module):
         if y is not None and self.config.p_uncond > 0:
             drop = rand(y.shape[0], device=y.device) < self.config.p_uncond
             y = F.where(drop, self._null(y.shape[0], y.device), y)
-        return diffusion_loss(self.net, self.schedule, x0, self.config.prediction, y)
+        c = self.config
+        return diffusion_loss(self.net, self.schedule, x0, c.prediction, y, c.weighting, c.snr_gamma)
 
     def predict_eps(self, x, t, y=None):
         """ε̂(x, t) at one float time t (the network's output converted to ε)."""
@@ -93,9 +99,12 @@ class Diffusion(nn.Module):
 
     def eps_fn(self, y=None, w=None):
         """The ε̂(x, t) for the samplers: unconditional (y None), conditional on y, or
-        guided with weight w (one batched pass over [no label, y])."""
-        if w is None or y is None:
+        guided with weight w (one batched pass over [no label, y]; w = 0 and w = 1 need
+        only one of the two predictions, so they make one pass)."""
+        if w is None or y is None or float(w) == 1.0:   # w = 1: the conditional prediction
             return lambda x, t: self.predict_eps(x, t, y)
+        if float(w) == 0.0:                               # w = 0: the unconditional one
+            return lambda x, t: self.predict_eps(x, t, self._null(len(y), y.device))
 
         def guided(x, t):
             both = self.predict_eps(F.cat([x, x], 0), t, F.cat([self._null(len(y), y.device), y], 0))
