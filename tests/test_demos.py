@@ -77,7 +77,7 @@ DATA_DEMOS = {
     'vae_images': ('imgs.npz', _images,
                    lambda p: np.savez(p, pictures=np.zeros((120, 8, 8)))),
     'gpt_char': ('corpus.txt', _text, lambda p: p.write_bytes(b'\xff\xfe not utf-8 ' * 200)),
-    'lstm_char': ('corpus.txt', _text, lambda p: p.write_bytes(b'\xff\xfe not utf-8 ' * 200)),
+    'rnn_vs_gpt': ('corpus.txt', _text, lambda p: p.write_bytes(b'\xff\xfe not utf-8 ' * 200)),
     'naive_bayes_avatars': ('rows.npy', _rows, lambda p: np.save(p, np.zeros((100, 4)))),
     'gan_toy2d': ('points.npy', _points, lambda p: np.save(p, np.zeros((100, 3)))),
     'dcgan_images': ('imgs.npz', _images,

@@ -1,8 +1,8 @@
 """Character LSTM vs tiny GPT at equal size and CPU time; loss vs distance to the evidence.
 
-    OMP_NUM_THREADS=1 python demos/lstm_char.py              # stdlib sources (as gpt_char.py)
-    python demos/lstm_char.py --data my_text.txt             # any UTF-8 text file
-    python demos/lstm_char.py --quick                        # seconds; smoke run
+    OMP_NUM_THREADS=1 python demos/rnn_vs_gpt.py              # stdlib sources (as gpt_char.py)
+    python demos/rnn_vs_gpt.py --data my_text.txt             # any UTF-8 text file
+    python demos/rnn_vs_gpt.py --quick                        # seconds; smoke run
 
 Part 1, language modelling. The corpus, the 90/10 split, the baselines and the
 validation measure are gpt_char.py's: nats per character over consecutive windows of
@@ -32,9 +32,9 @@ the validation text whose opener a bracket stack finds, grouped by the distance 
 that opener, for both models reading the block_size characters before it and for the
 LSTM with its state carried.
 
-Writes lstm_char_loss.png (validation loss against training CPU time),
-lstm_char_text_distance.png (closing brackets of the validation text by k),
-lstm_char_distance.png (the probe curve), OUT/metrics.json (every number printed) and
+Writes rnn_vs_gpt_loss.png (validation loss against training CPU time),
+rnn_vs_gpt_text_distance.png (closing brackets of the validation text by k),
+rnn_vs_gpt_distance.png (the probe curve), OUT/metrics.json (every number printed) and
 OUT/samples.npz (``text``: each model's samples; ``probe_k`` and the probe curves).
 Results and discussion: docs/rnn.md.
 """
@@ -372,7 +372,7 @@ def text_distance_figure(in_text, T, path, title):
 
 # ----------------------------------------------------------------------------- main
 def main():
-    p = parser(__doc__.splitlines()[0], 'out/lstm_char',
+    p = parser(__doc__.splitlines()[0], 'out/rnn_vs_gpt',
                data=f"a UTF-8 text file to model instead of the stdlib sources (at least "
                     f"{MIN_CHARS:,} characters; the last 10%% is held out)")
     p.add_argument('--budget', type=float, default=None,
@@ -437,14 +437,14 @@ def main():
           f"(count: {dict(zip(in_text['bins'], in_text['count']))}):")
     for name, c in in_text['curves'].items():
         print(f"  {name:26s} " + '  '.join(f"{v:.2f}" for v in c))
-    loss_figure(runs, base, f"{out}/lstm_char_loss.png",
+    loss_figure(runs, base, f"{out}/rnn_vs_gpt_loss.png",
                 f"char-level GPT vs LSTM, {budget:g} CPU-s each (seed {args.seed})")
-    text_distance_figure(in_text, T, f"{out}/lstm_char_text_distance.png",
+    text_distance_figure(in_text, T, f"{out}/rnn_vs_gpt_text_distance.png",
                          f"closing brackets in the validation text, by distance to the opener "
                          f"(seed {args.seed})")
 
     probe = distance_probe(args, args.device, args.quick)
-    distance_figure(probe, f"{out}/lstm_char_distance.png",
+    distance_figure(probe, f"{out}/rnn_vs_gpt_distance.png",
                     f"closing a bracket opened k letters earlier: GPT (block {probe['block']}) "
                     f"vs LSTM, {probe['budget_cpu_s']:g} CPU-s each (seed {args.seed})")
     print(f"\nfigures in {out}/ (total CPU {time.process_time() - t_start:.0f} s)")
