@@ -77,6 +77,17 @@ def ngram_nats(train, val, V, order, alpha):
     return float(-np.log(probs[val[:-1], val[1:]]).mean())
 
 
+def token_ids(path, p, quick=False):
+    """(train ids, validation ids, tokenizer, description) of the corpus (load_corpus),
+    characters as int64 ids; quick keeps the first 50,000 / 5,000 characters."""
+    train_text, val_text, what = load_corpus(path, p)
+    if quick:
+        train_text, val_text = train_text[:50_000], val_text[:5_000]
+    tok = CharTokenizer().fit([train_text, val_text])
+    return (np.array(tok.encode(train_text), dtype=np.int64),
+            np.array(tok.encode(val_text), dtype=np.int64), tok, what)
+
+
 def baselines(train, val, V):
     """Uniform, unigram and bigram nats/char on ``val``; alpha chosen on the last 10%
     of ``train`` from counts of the rest, then refitted on all of ``train``."""
@@ -165,12 +176,7 @@ def main():
     sg.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
 
-    train_text, val_text, what = load_corpus(args.data, p)
-    if args.quick:
-        train_text, val_text = train_text[:50_000], val_text[:5_000]
-    tok = CharTokenizer().fit([train_text, val_text])
-    train = np.array(tok.encode(train_text), dtype=np.int64)
-    val = np.array(tok.encode(val_text), dtype=np.int64)
+    train, val, tok, what = token_ids(args.data, p, args.quick)
     V = tok.vocab_size
     print(f"corpus: {what}\n  {len(train):,} training and {len(val):,} validation characters, "
           f"vocabulary {V}")

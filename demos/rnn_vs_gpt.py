@@ -44,7 +44,7 @@ import time
 import numpy as np
 
 from _common import Progress, ensure_out, parser, write_results
-from gpt_char import MIN_CHARS, baselines, load_corpus, val_nats
+from gpt_char import MIN_CHARS, baselines, token_ids, val_nats
 
 import scratchgen as sg
 from scratchgen import nn
@@ -384,12 +384,8 @@ def main():
     out = ensure_out(args.out)
     t_start = time.process_time()
 
-    train_text, val_text, what = load_corpus(args.data, p)
-    if args.quick:
-        train_text, val_text = train_text[:50_000], val_text[:5_000]
-    tok = CharTokenizer().fit([train_text, val_text])
-    train_ids = np.array(tok.encode(train_text), dtype=np.int64)
-    val = np.array(tok.encode(val_text), dtype=np.int64)
+    train_ids, val, tok, what = token_ids(args.data, p, args.quick)
+    val_text = tok.decode(val)          # the fitted tokenizer is lossless
     V = tok.vocab_size
     print(f"corpus: {what}\n  {len(train_ids):,} training and {len(val):,} validation "
           f"characters, vocabulary {V}")

@@ -217,14 +217,8 @@ def diffusion_stage(args, out):
 @stage('gpt', 'A tiny GPT on Python\'s own source code')
 def gpt_stage(args, out):
     import gpt_char as demo
-    from scratchgen.data import CharTokenizer
     from scratchgen.models.gpt import GPT, GPTConfig
-    train_text, val_text, what = demo.load_corpus(None, None)
-    if args.quick:
-        train_text, val_text = train_text[:50_000], val_text[:5_000]
-    tok = CharTokenizer().fit([train_text, val_text])
-    train = np.array(tok.encode(train_text), dtype=np.int64)
-    val = np.array(tok.encode(val_text), dtype=np.int64)
+    train, val, tok, what = demo.token_ids(None, None, args.quick)
     V = tok.vocab_size
     base = demo.baselines(train, val, V)
     if args.quick:

@@ -133,6 +133,54 @@ class Block(nn.Module):
 
 
 # ----------------------------------------------------------------------------- model
+# ----------------------------------------------------------------------------- shared by language models
+# (the character LSTM of models/rnn_lm.py uses these too)
+def next_token_loss(logits, targets, who):
+    """Mean cross-entropy of logits (B, T, V) against next-token targets (B, T);
+    target -1 is ignored."""
+    B, T, V = logits.shape
+    if not isinstance(targets, Tensor) or targets.shape != (B, T):
+        shape = targets.shape if isinstance(targets, Tensor) else type(targets).__name__
+        raise ValueError(f"{who}: targets must be a ({B}, {T}) integer Tensor like idx, "
+                         f"got {shape}")
+    return F.cross_entropy(logits.reshape(B * T, V), targets.reshape(B * T), ignore_index=-1)
+
+
+def adamw_decay_matrices(model, weight_decay, learning_rate, betas, eps):
+    """AdamW with weight decay on the matrices (Linear weights, embeddings) only;
+    biases and LayerNorm parameters are not decayed (shrinking a scale or an offset
+    towards zero is not a useful prior)."""
+    decay = [p for p in model.parameters() if p.ndim >= 2]
+    no_decay = [p for p in model.parameters() if p.ndim < 2]
+    groups = [{'params': decay, 'weight_decay': weight_decay},
+              {'params': no_decay, 'weight_decay': 0.0}]
+    return optim.AdamW([g for g in groups if g['params']], lr=learning_rate, betas=betas,
+                       eps=eps)
+
+
+def check_generate_args(idx, max_new_tokens, temperature, greedy, who):
+    if not isinstance(idx, Tensor) or idx.ndim != 2 or idx.dtype.kind not in 'iu':
+        raise ValueError(f"{who}: idx must be a (B, T) integer Tensor, got "
+                         f"{getattr(idx, 'shape', type(idx).__name__)}")
+    checks.nonnegative_int(max_new_tokens, 'max_new_tokens', who)
+    if not greedy and not temperature > 0:
+        raise ValueError(f"{who}: temperature must be > 0, got {temperature!r} "
+                         "(use greedy=True for the most likely token)")
+
+
+def pick_next_token(logits, temperature, top_k=None, greedy=False):
+    """Next token ids (B, 1) from last-position logits (B, V), on their device."""
+    xp = backend.xp_of(logits)
+    if greedy:
+        return xp.argmax(logits, axis=-1).reshape(-1, 1)
+    logits = logits / temperature
+    if top_k is not None and top_k < logits.shape[-1]:
+        kth = xp.partition(logits, -top_k, axis=-1)[:, -top_k, None]   # k-th largest
+        logits = xp.where(logits < kth, -math.inf, logits)
+    p = xp.exp(logits - logits.max(axis=-1, keepdims=True))   # softmax, unnormalised
+    return backend.sample_categorical(p).reshape(-1, 1)
+
+
 class GPT(nn.Module):
     """The GPT of the module docstring. ``forward(idx, targets=None) -> (logits, loss)``."""
 
@@ -192,18 +240,8 @@ class GPT(nn.Module):
         receives each layer's attention weights (B, H, T, S).
         """
         x = self.hidden_states(idx, kv_cache, attention_weights)
-        B, T = idx.shape
         logits = nnF.linear(x, self.wte.weight)              # tied: (B, T, C) @ (C, vocab)
-
-        loss = None
-        if targets is not None:
-            if not isinstance(targets, Tensor) or targets.shape != (B, T):
-                shape = targets.shape if isinstance(targets, Tensor) else type(targets).__name__
-                raise ValueError(f"GPT.forward: targets must be a ({B}, {T}) integer Tensor "
-                                 f"like idx, got {shape}")
-            V = self.config.vocab_size
-            loss = F.cross_entropy(logits.reshape(B * T, V), targets.reshape(B * T),
-                                   ignore_index=-1)
+        loss = None if targets is None else next_token_loss(logits, targets, 'GPT.forward')
         return logits, loss
 
     def hidden_states(self, idx, kv_cache=None, attention_weights=None):
@@ -238,12 +276,7 @@ class GPT(nn.Module):
         """AdamW with weight decay on the matrices (Linear weights, embeddings) only;
         biases and LayerNorm parameters are not decayed (shrinking a scale or an offset
         towards zero is not a useful prior)."""
-        decay = [p for p in self.parameters() if p.ndim >= 2]
-        no_decay = [p for p in self.parameters() if p.ndim < 2]
-        groups = [{'params': decay, 'weight_decay': weight_decay},
-                  {'params': no_decay, 'weight_decay': 0.0}]
-        return optim.AdamW([g for g in groups if g['params']], lr=learning_rate, betas=betas,
-                           eps=eps)
+        return adamw_decay_matrices(self, weight_decay, learning_rate, betas, eps)
 
     @no_grad()
     def attention_maps(self, idx):
@@ -270,13 +303,7 @@ class GPT(nn.Module):
         block_size tokens, whose positions then all shift by one each step, so cached
         keys no longer apply and the window is recomputed.
         """
-        if not isinstance(idx, Tensor) or idx.ndim != 2 or idx.dtype.kind not in 'iu':
-            raise ValueError(f"GPT.generate: idx must be a (B, T) integer Tensor, got "
-                             f"{getattr(idx, 'shape', type(idx).__name__)}")
-        checks.nonnegative_int(max_new_tokens, 'max_new_tokens', 'GPT.generate')
-        if not greedy and not temperature > 0:
-            raise ValueError(f"GPT.generate: temperature must be > 0, got {temperature!r} "
-                             "(use greedy=True for the most likely token)")
+        check_generate_args(idx, max_new_tokens, temperature, greedy, 'GPT.generate')
         if top_k is not None:
             checks.positive_int(top_k, 'top_k', 'GPT.generate')
         with nn.evaluating(self):
@@ -300,16 +327,5 @@ class GPT(nn.Module):
             tokens = xp.concatenate([tokens, nxt.astype(tokens.dtype)], axis=1)
         return Tensor(tokens)
 
-    @staticmethod
-    def _pick(logits, temperature, top_k, greedy):
-        """Next token ids (B, 1) from last-position logits (B, V), on their device."""
-        xp = backend.xp_of(logits)
-        if greedy:
-            return xp.argmax(logits, axis=-1).reshape(-1, 1)
-        logits = logits / temperature
-        if top_k is not None and top_k < logits.shape[-1]:
-            kth = xp.partition(logits, -top_k, axis=-1)[:, -top_k, None]   # k-th largest
-            logits = xp.where(logits < kth, -math.inf, logits)
-        p = xp.exp(logits - logits.max(axis=-1, keepdims=True))   # softmax, unnormalised
-        return backend.sample_categorical(p).reshape(-1, 1)
+    _pick = staticmethod(pick_next_token)
 

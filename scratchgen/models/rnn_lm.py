@@ -19,10 +19,9 @@ docs/rnn.md.
 """
 from dataclasses import dataclass
 
-from .. import backend, checks
-from .. import functional as F
-from .. import nn, optim
+from .. import checks, nn
 from ..autograd import Tensor, no_grad
+from .gpt import adamw_decay_matrices, check_generate_args, next_token_loss, pick_next_token
 
 __all__ = ['CharLSTMConfig', 'CharLSTM']
 
@@ -83,28 +82,15 @@ class CharLSTM(nn.Module):
             got = f"shape {idx.shape}, dtype {idx.dtype}" if isinstance(idx, Tensor) \
                 else type(idx).__name__
             raise ValueError(f"CharLSTM.forward: idx must be a (B, T) integer Tensor, got {got}")
-        B, T = idx.shape
         h, state = self.lstm(self.wte(idx), state)           # (B, T, H)
         logits = self.head(self.drop(h))                     # (B, T, vocab)
-        loss = None
-        if targets is not None:
-            if not isinstance(targets, Tensor) or targets.shape != (B, T):
-                shape = targets.shape if isinstance(targets, Tensor) else type(targets).__name__
-                raise ValueError(f"CharLSTM.forward: targets must be a ({B}, {T}) integer "
-                                 f"Tensor like idx, got {shape}")
-            V = self.config.vocab_size
-            loss = F.cross_entropy(logits.reshape(B * T, V), targets.reshape(B * T),
-                                   ignore_index=-1)
+        loss = None if targets is None else next_token_loss(logits, targets, 'CharLSTM.forward')
         return logits, loss, state
 
     def configure_optimizers(self, weight_decay=0.1, learning_rate=1e-3, betas=(0.9, 0.95),
                              eps=1e-8):
         """AdamW with weight decay on the matrices only (the GPT's grouping)."""
-        decay = [p for p in self.parameters() if p.ndim >= 2]
-        no_decay = [p for p in self.parameters() if p.ndim < 2]
-        return optim.AdamW([{'params': decay, 'weight_decay': weight_decay},
-                            {'params': no_decay, 'weight_decay': 0.0}], lr=learning_rate,
-                           betas=betas, eps=eps)
+        return adamw_decay_matrices(self, weight_decay, learning_rate, betas, eps)
 
     @no_grad()
     def generate(self, idx, max_new_tokens, temperature=1.0, greedy=False):
@@ -113,25 +99,13 @@ class CharLSTM(nn.Module):
         (the whole history is in the state, there is no window to crop). Each token is
         drawn from softmax(logits / temperature), or is the most likely one when
         ``greedy``."""
-        if not isinstance(idx, Tensor) or idx.ndim != 2 or idx.dtype.kind not in 'iu':
-            raise ValueError(f"CharLSTM.generate: idx must be a (B, T) integer Tensor, got "
-                             f"{getattr(idx, 'shape', type(idx).__name__)}")
-        checks.nonnegative_int(max_new_tokens, 'max_new_tokens', 'CharLSTM.generate')
-        if not greedy and not temperature > 0:
-            raise ValueError(f"CharLSTM.generate: temperature must be > 0, got {temperature!r} "
-                             "(use greedy=True for the most likely token)")
+        check_generate_args(idx, max_new_tokens, temperature, greedy, 'CharLSTM.generate')
         xp = idx.xp
         tokens, state, feed = idx.data, None, idx.data
         with nn.evaluating(self):
             for _ in range(max_new_tokens):
                 logits, _, state = self(Tensor(feed), state=state)
-                last = logits.data[:, -1, :]
-                if greedy:
-                    nxt = xp.argmax(last, axis=-1)
-                else:
-                    last = last / temperature
-                    weights = xp.exp(last - last.max(axis=-1, keepdims=True))
-                    nxt = backend.sample_categorical(weights)
-                feed = nxt.reshape(-1, 1).astype(tokens.dtype)
+                feed = pick_next_token(logits.data[:, -1, :], temperature, greedy=greedy)
+                feed = feed.astype(tokens.dtype)
                 tokens = xp.concatenate([tokens, feed], axis=1)
         return Tensor(tokens)
