@@ -23,7 +23,6 @@ SCRIPTS = {'ops.py': None, 'gpt.py': ['recipe']}       # None: every case of the
 
 
 def cases_of(script):
-    sys.path.insert(0, HERE)
     module = __import__(script[:-3])
     return list(module.CASES)
 

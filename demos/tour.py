@@ -331,9 +331,10 @@ def compare_stage(args, out):
               f"in the features of a small conv classifier trained on the training images "
               f"(held-out accuracy {accuracy:.3f}); with 64 samples its floor, two sets of real "
               "images, is far from 0, so compare rows with it. ms/image: wall time to draw 64. "
-              "Diffusion is not in this table (its image model, demos/ddpm_images.py, is far "
-              "from the DCGAN so far; see docs/diffusion.md); the multi-scale flow is in its "
-              "own section, on 16 grey levels.",
+              "Diffusion is not in this table (its image model, demos/ddpm_images.py, needs "
+              "about 12 CPU minutes, beyond the tour's budget, and trains on colour shapes; "
+              "see docs/diffusion.md); the multi-scale flow is in its own section, on 16 grey "
+              "levels.",
         columns=['family', 'model', 'NLL, nats/image', 'kind of NLL', 'FD (64 samples)',
                  'sampling ms/image', 'training', 'docs NLL (full run)'],
         rows=rows,
