@@ -30,7 +30,7 @@ from .. import nn, optim
 from ..autograd import Tensor, no_grad
 from ..nn import functional as nnF
 
-__all__ = ['GPTConfig', 'GPT', 'CausalSelfAttention', 'MLP', 'Block']
+__all__ = ['GPTConfig', 'GPT', 'SelfAttention', 'CausalSelfAttention', 'MLP', 'Block']
 
 
 # ----------------------------------------------------------------------------- config
@@ -59,27 +59,30 @@ class GPTConfig:
 
 
 # ----------------------------------------------------------------------------- layers
-class CausalSelfAttention(nn.Module):
-    """Multi-head self-attention where position t attends to positions <= t.
+class SelfAttention(nn.Module):
+    """Multi-head self-attention; with ``causal`` (the GPT) position t attends only to
+    positions <= t, without it (a text encoder, the DiT) every position sees every other.
 
     One matmul projects x (B, T, C) to queries, keys and values for all heads at once;
-    each head h computes softmax(q_h k_h^T / sqrt(D) + causal mask) v_h; the heads'
-    outputs are concatenated and mixed by ``c_proj``.
+    each head h computes softmax(q_h k_h^T / sqrt(D) + mask) v_h; the heads' outputs
+    are concatenated and mixed by ``c_proj``.
     """
 
-    def __init__(self, config):
+    def __init__(self, config, causal=True):
         super().__init__()
         C = config.n_embd
+        self.causal = bool(causal)
         self.n_head, self.head_dim = config.n_head, C // config.n_head
         self.c_attn = nn.Linear(C, 3 * C, bias=config.bias)      # [W_q; W_k; W_v]
         self.c_proj = nn.Linear(C, C, bias=config.bias)
         self.attn_dropout = nn.Dropout(config.dropout)
         self.resid_dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x, cache=None, weights_out=None):
+    def forward(self, x, cache=None, weights_out=None, key_padding_mask=None):
         """x (B, T, C) -> (B, T, C). ``cache``: an ``nn.KVCache`` holding the keys and
         values of earlier positions (extended here). ``weights_out``: a list to which
-        the attention weights (B, H, T, S) are appended."""
+        the attention weights (B, H, T, S) are appended. ``key_padding_mask`` (B, S)
+        bool: True hides that key (padding), as in ``nn.MultiheadAttention``."""
         B, T, C = x.shape
         H, D = self.n_head, self.head_dim
         qkv = self.c_attn(x)                                     # (B, T, 3C)
@@ -92,8 +95,14 @@ class CausalSelfAttention(nn.Module):
         S = k.shape[2]
 
         att = (q * (1.0 / math.sqrt(D))) @ k.mT                  # (B, H, T, S)
-        if T > 1:                  # one new token may see every cached position
+        if self.causal and T > 1:  # one new token may see every cached position
             att = att + nnF.causal_mask(T, S, att)               # -inf above the diagonal
+        if key_padding_mask is not None:
+            if tuple(key_padding_mask.shape) != (B, S):
+                raise ValueError(f"SelfAttention: key_padding_mask of shape "
+                                 f"{tuple(key_padding_mask.shape)} should be ({B}, {S}) (B, S)")
+            att = att + nnF.additive_mask(key_padding_mask, att, 'SelfAttention',
+                                          true_means='mask').reshape(B, 1, 1, S)
         att = F.softmax(att, axis=-1)
         if weights_out is not None:
             weights_out.append(att.detach())
@@ -101,6 +110,13 @@ class CausalSelfAttention(nn.Module):
         y = att @ v                                              # (B, H, T, D)
         y = y.permute(0, 2, 1, 3).reshape(B, T, C)               # concatenate the heads
         return self.resid_dropout(self.c_proj(y))
+
+
+class CausalSelfAttention(SelfAttention):
+    """The GPT's attention: ``SelfAttention`` with the causal mask."""
+
+    def __init__(self, config):
+        super().__init__(config, causal=True)
 
 
 class MLP(nn.Module):
@@ -118,17 +134,18 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
-    """A pre-LayerNorm transformer block: x + attn(LN(x)), then x + mlp(LN(x))."""
+    """A pre-LayerNorm transformer block: x + attn(LN(x)), then x + mlp(LN(x)).
+    ``causal=False`` gives the bidirectional block of a text encoder or a DiT."""
 
-    def __init__(self, config):
+    def __init__(self, config, causal=True):
         super().__init__()
         self.ln_1 = nn.LayerNorm(config.n_embd, bias=config.bias)
-        self.attn = CausalSelfAttention(config)
+        self.attn = SelfAttention(config, causal=causal)
         self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
         self.mlp = MLP(config)
 
-    def forward(self, x, cache=None, weights_out=None):
-        x = x + self.attn(self.ln_1(x), cache, weights_out)
+    def forward(self, x, cache=None, weights_out=None, key_padding_mask=None):
+        x = x + self.attn(self.ln_1(x), cache, weights_out, key_padding_mask)
         return x + self.mlp(self.ln_2(x))
 
 

@@ -298,3 +298,30 @@ def test_attention_maps():
         future = np.triu(np.ones((7, 7), dtype=bool), k=1)
         assert not a[..., future].any()                 # nothing attends to the future
         assert (a[..., ~future] > 0).all()
+
+
+def test_bidirectional_block_sees_the_future_and_ignores_padding():
+    """Block(causal=False): an early position depends on later ones; a key hidden by
+    key_padding_mask leaves every other position's output unchanged; gradcheck."""
+    from scratchgen.models.gpt import Block
+    rng = np.random.default_rng(0)
+    cfg = GPTConfig(vocab_size=5, block_size=6, n_layer=1, n_head=2, n_embd=8)
+    blk = Block(cfg, causal=False).to(dtype='float64')
+    x = rng.standard_normal((2, 5, 8))
+    x2 = x.copy()
+    x2[:, -1] += rng.standard_normal((2, 8))             # change only the last position
+    y, y2 = blk(sg.tensor(x)).numpy(), blk(sg.tensor(x2)).numpy()
+    assert np.abs(y[:, 0] - y2[:, 0]).max() > 1e-3     # position 0 saw position 4
+    causal = Block(cfg).to(dtype='float64')
+    causal.load_state_dict(blk.state_dict())
+    assert np.allclose(causal(sg.tensor(x)).numpy()[:, 0], causal(sg.tensor(x2)).numpy()[:, 0])
+    pad = np.zeros((2, 5), dtype=bool)
+    pad[:, -1] = True                                  # the last position is padding
+    m = sg.tensor(pad)
+    y, y2 = blk(sg.tensor(x), key_padding_mask=m).numpy(), blk(sg.tensor(x2), key_padding_mask=m).numpy()
+    assert np.allclose(y[:, :-1], y2[:, :-1], atol=1e-12)
+    with pytest.raises(ValueError, match=r"key_padding_mask of shape \(2, 4\) should be \(2, 5\)"):
+        blk(sg.tensor(x), key_padding_mask=sg.tensor(pad[:, :4]))
+    up = rng.standard_normal((2, 5, 8))
+    assert gradcheck(lambda t: (blk(t, key_padding_mask=m) * sg.tensor(up)).sum(),
+                     [sg.tensor(x, requires_grad=True)], rtol=1e-4)
