@@ -7,6 +7,7 @@ samplers     ddpm, ddim (+ encode), sde, ode (Heun, RK4), ode_log_likelihood, in
 networks     MLPDenoiser (2-D points), UNet (images), TimeEmbedding
 model        DiffusionConfig, Diffusion (schedule + network + loss + eps_fn + sample)
 distill      progressive distillation: student_times, batch_eps_fn, distill_target
+conditioning TextCondition (tokens, padding, pooled): what a text-conditioned denoiser reads
 """
 from .schedule import Schedule
 from .objectives import PREDICTIONS, WEIGHTINGS, to_eps, to_x0, target, loss_weight, diffusion_loss
@@ -16,3 +17,4 @@ from .samplers import (ddpm_step, ddpm_sample, ddim_timesteps, ddim_step, ddim_s
 from .networks import TimeEmbedding, MLPDenoiser, UNet, ResBlock, AttentionBlock
 from .model import DiffusionConfig, Diffusion
 from .distill import student_times, batch_eps_fn, distill_target
+from .conditioning import TextCondition, concat_conditions
