@@ -269,7 +269,8 @@ class CLIP(nn.Module):
 def train_clip(model, images, captions, steps=1500, batch_size=128, lr=2e-3, weight_decay=0.05,
                seed=0, cpu_budget=None, progress=None):
     """Train ``model`` (a CLIP) on (images (N, C, H, W) host array, captions list of N
-    strings) with AdamW and a warmup-cosine schedule; returns the list of losses.
+    strings) with AdamW and a warmup-cosine schedule. Returns the history: a dict with
+    'loss' and 'temperature' (one value per step taken) and 'cpu_seconds'.
 
     Each step draws ``batch_size`` pairs at random and keeps one pair per distinct
     caption (two images of "small red circle" in one batch would be false negatives of
@@ -291,7 +292,7 @@ def train_clip(model, images, captions, steps=1500, batch_size=128, lr=2e-3, wei
     opt = optim.AdamW([{'params': decay, 'weight_decay': weight_decay},
                        {'params': rest, 'weight_decay': 0.0}], lr=lr)
     sched = optim.warmup_cosine(opt, max(1, steps // 20), steps)
-    t0, losses = time.process_time(), []
+    t0, losses, taus = time.process_time(), [], []
     for step in range(1, steps + 1):
         pick = rng.choice(len(x), size=min(batch_size, len(x)), replace=False)
         pick = pick[np.unique(caption_id[pick], return_index=True)[1]]    # one per caption
@@ -303,13 +304,14 @@ def train_clip(model, images, captions, steps=1500, batch_size=128, lr=2e-3, wei
         opt.step()
         sched.step()
         losses.append(loss.item())
+        taus.append(1.0 / model.scale().item())
         if not np.isfinite(losses[-1]):
             raise FloatingPointError(f"{who}: the loss became {losses[-1]} at step {step}")
         if progress is not None:
-            progress(step, loss=float(np.mean(losses[-20:])), tau=float(1 / model.scale().item()))
+            progress(step, loss=float(np.mean(losses[-20:])), tau=taus[-1])
         if cpu_budget is not None and time.process_time() - t0 > cpu_budget:
             break
-    return losses
+    return {'loss': losses, 'temperature': taus, 'cpu_seconds': time.process_time() - t0}
 
 
 def save_clip(model, path, **extra):

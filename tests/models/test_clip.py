@@ -142,7 +142,7 @@ def test_short_run_learns():
     sg.manual_seed(0)
     m = CLIP(CLIPConfig(width=32, n_layer=1, n_head=2, channels=(16, 32), embed_dim=32))
     d = cap.caption_shapes(3000, seed=0)
-    losses = train_clip(m, d.images, d.captions, steps=200, batch_size=96, lr=3e-3, seed=0)
+    losses = train_clip(m, d.images, d.captions, steps=200, batch_size=96, lr=3e-3, seed=0)['loss']
     assert losses[0] > 3.5
     assert np.mean(losses[-20:]) < 1.5, np.mean(losses[-20:])
     e = cap.caption_shapes(400, seed=5)
