@@ -215,10 +215,10 @@ def main():
     p = parser(__doc__.split('\n')[0], 'out/clip_shapes',
                data="your own captioned images: a .npz with 'images' (N, C, H, W) or (N, H, W) "
                     "in [0, 1] and 'captions', N strings of the shapes caption words")
-    p.add_argument('--steps', type=int, default=3000, help='training steps')
-    p.add_argument('--cpu-budget', type=float, default=300,
+    p.add_argument('--steps', type=int, default=5000, help='training steps')
+    p.add_argument('--cpu-budget', type=float, default=420,
                    help='stop training after this many seconds of process CPU time')
-    p.add_argument('--n-train', type=int, default=20000, help='training images')
+    p.add_argument('--n-train', type=int, default=50000, help='training images')
     p.add_argument('--n-eval', type=int, default=2000, help='test images per split')
     p.add_argument('--checkpoint', default=None, help='a CLIP saved by this demo: no training')
     p.add_argument('--no-classifiers', action='store_true',
