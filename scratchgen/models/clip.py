@@ -34,11 +34,11 @@ import math
 import time
 from dataclasses import dataclass
 
-import numpy as np
+import numpy as np          # host side only: batching, embeddings returned to the caller
 
 from .. import backend, checks, io, nn, optim
 from .. import functional as F
-from ..autograd import Tensor, no_grad, tensor
+from ..autograd import Tensor, full, no_grad, tensor
 from ..autograd.creation import host_array
 from ..data.captions import VOCAB, CONTEXT, ALL_CAPTIONS, encode_captions
 from .gpt import GPTConfig, Block
@@ -116,9 +116,9 @@ class TextEncoder(nn.Module):
     def _inputs(self, ids, padding):
         who = 'TextEncoder.forward'
         device = self.wte.weight.device
-        ids = ids if isinstance(ids, Tensor) else tensor(np.asarray(ids), device=device)
+        ids = ids if isinstance(ids, Tensor) else tensor(ids, device=device)
         padding = padding if isinstance(padding, Tensor) else \
-            tensor(np.asarray(padding), device=device)
+            tensor(padding, device=device)
         if ids.ndim != 2 or ids.dtype.kind not in 'iu':
             raise ValueError(f"{who}: ids must be a (B, L) integer array, got shape "
                              f"{ids.shape}, dtype {ids.dtype}")
@@ -216,8 +216,7 @@ class CLIP(nn.Module):
         self.image = ImageEncoder(c.image_channels, c.image_size, c.channels, c.embed_dim)
         # shape (1,), not 0-d: clamp's backward builds its mask with NumPy, which turns a
         # 0-d comparison into a scalar that the engine rejects
-        self.logit_scale = nn.Parameter(np.full(1, math.log(1.0 / c.temperature),
-                                                dtype=np.float32))
+        self.logit_scale = nn.Parameter(full((1,), math.log(1.0 / c.temperature)))
         if device is not None or dtype is not None:
             self.to(device, dtype)
 

@@ -4,7 +4,6 @@ learn."""
 import numpy as np
 import pytest
 
-import scratchgen as sg
 from scratchgen.data import captions as cap
 from scratchgen.metrics import (attribute_accuracy, recall_at_1, train_attribute_classifiers,
                                 AttributeClassifiers)
