@@ -1,7 +1,7 @@
 """CLIP on captioned shapes: a word-level transformer and a small conv net trained with the
 symmetric InfoNCE loss, scored by zero-shot classification on combinations never seen.
 
-    python demos/clip_shapes.py             # a few CPU minutes; writes out/clip_shapes/*.png
+    python demos/clip_shapes.py             # ~6 CPU minutes (420 s cap); writes out/clip_shapes/*.png
     python demos/clip_shapes.py --quick     # seconds
     python demos/clip_shapes.py --checkpoint out/clip_shapes/clip_checkpoint.npz   # no training
     python demos/clip_shapes.py --data my_captions.npz   # your own captioned images, see --help
