@@ -37,7 +37,10 @@ def _number(v):
 
 def _mask(cond):
     """A bool array computed from forward inputs, as a constant Tensor (no gradient),
-    for a backward rule to pick with ``where``."""
+    for a backward rule to pick with ``where``. NumPy compares 0-d arrays into a scalar
+    (np.bool_), so that is made a 0-d array again."""
+    if not backend.is_array(cond):
+        cond = backend.xp_of(cond).asarray(cond)
     return Tensor(cond)
 
 

@@ -315,3 +315,17 @@ def test_kinks_follow_torch(device):
     _torch_compare(lambda x: F.minimum(x, sg.tensor(other, device=device)),
                    lambda x: torch.minimum(x, torch.tensor(other)), x_host, device)
     _torch_compare(lambda x: F.maximum(x, x), lambda x: torch.maximum(x, x), x_host, device)
+
+
+@pytest.mark.parametrize('fn, expected', [
+    (lambda x: sg.functional.clamp(x, 0.0, 1.0), 1.0),
+    (lambda x: sg.functional.clamp(x, max=0.1), 0.0),
+    (lambda x: sg.functional.relu(x), 1.0),
+    (lambda x: sg.functional.leaky_relu(-x, 0.2), -0.2),
+    (lambda x: sg.functional.maximum(x, sg.tensor(0.1)), 1.0),
+])
+def test_masked_backward_rules_on_zero_dim_tensors(fn, expected):
+    """NumPy turns comparisons of 0-d arrays into scalars; the backward masks still work."""
+    x = sg.tensor(0.3, dtype='float64', requires_grad=True)
+    fn(x).backward()
+    assert x.grad.shape == () and x.grad.item() == pytest.approx(expected)
