@@ -538,14 +538,24 @@ _threads_from_env()
 
 # ----------------------------------------------------------------------------- special functions
 _special = {}
+# SciPy's float32 loops of these compute through its float64 code, one element at a time:
+# measured ~19 ns an element for erf (and ndtr) on a (768, 512) float32 array, against
+# ~5 ns for the ~24 in-place NumPy passes of ops/special.py's rational approximation
+# (docs/benchmarks.md). So on the host, below float64, the NumPy formula is the fast one.
+_HOST_SLOW_BELOW_FLOAT64 = ('erf', 'ndtr')
 
 
-def special_function(name, xp):
-    """The library implementation of special function ``name`` (e.g. 'erf') for arrays of
-    array module ``xp``: ``scipy.special`` on the host (and emu: it is a ufunc, so it
-    stays behind the device boundary), ``cupyx.scipy.special`` on CUDA; None when that
-    library is not installed (the caller then uses its own series, ops/special.py)."""
+def special_function(name, xp, dtype=None):
+    """The library implementation of special function ``name`` ('erf', 'ndtr', ...) for
+    arrays of array module ``xp`` and float ``dtype``: ``cupyx.scipy.special`` on CUDA,
+    ``scipy.special`` on the host (and emu: it is a ufunc, so it stays behind the device
+    boundary). None when that library is not installed, or on the host when ``dtype`` is
+    narrower than float64 and SciPy's loop is slower than the caller's own NumPy formula
+    (``_HOST_SLOW_BELOW_FLOAT64``); the caller (ops/special.py) then uses its own."""
     on_cuda = xp is not np and xp is not emu
+    if (not on_cuda and dtype is not None and np.dtype(dtype).itemsize < 8
+            and name in _HOST_SLOW_BELOW_FLOAT64):
+        return None
     key = (name, on_cuda)
     if key not in _special:
         try:
