@@ -511,16 +511,19 @@ def get_num_threads():
     return _threads
 
 
-def matmul(a, b):
+def matmul(a, b, out=None):
     """``a @ b`` for arrays with ndim >= 2, on the BLAS thread count chosen for the size
-    of one product (see above). Every matrix product of the ops goes through here."""
+    of one product (see above), into ``out`` (a view is fine) when given. Every matrix
+    product of the ops goes through here."""
     if not type(a).__module__.startswith('cupy'):
         n = 1
         if _threads > 1 and a.shape[-2] * a.shape[-1] * b.shape[-1] >= GEMM_THREADS_MIN_WORK:
             n = _threads
         if n != _blas_now:
             _use_threads(n)
-    return a @ b
+    if out is None:
+        return a @ b
+    return xp_of(a).matmul(a, b, out=out)
 
 
 def _threads_from_env():

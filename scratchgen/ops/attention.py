@@ -19,7 +19,10 @@ order come from the ops' own rules. Otherwise (plain ``backward()``) it works on
 arrays: nothing is recorded, so nothing needs to be differentiable.
 
 ``causal_offset`` (an int, or None) lets query i see only keys j <= i + offset, the
-triangle added inside the op (no (L, S) mask tensor in the graph). A query whose keys
+triangle added inside the op (no (L, S) mask tensor in the graph), and the queries go
+in blocks of ``BLOCK_ROWS``, each block computing scores (and their gradients) only up
+to the last key its last query sees: at L = S = 512, 56% of the scores, the rest of P
+stays 0. A query whose keys
 are all masked (a row of -inf scores) gets zero weights, a zero output and zero
 gradients, as PyTorch 2.13's ``scaled_dot_product_attention`` gives (softmax alone
 would give NaN, 0/0).
@@ -36,6 +39,9 @@ __all__ = []            # used through nn.functional.attention / scaled_dot_prod
 TENSOR_METHODS = {}
 
 
+BLOCK_ROWS = 64     # query rows per block of the causal loop (measured: docs/benchmarks.md)
+
+
 def _causal(xp, L, S, offset, dtype):
     """Additive (L, S) array: 0 where key j <= query i + offset, -inf above."""
     i = xp.arange(L).reshape(L, 1)
@@ -43,44 +49,85 @@ def _causal(xp, L, S, offset, dtype):
     return xp.where(j <= i + offset, 0.0, -math.inf).astype(dtype)
 
 
-def _add(s, m):
-    """s + m, in place on our own scores array unless m promotes or enlarges it."""
-    if m.dtype == s.dtype and len(m.shape) <= len(s.shape) and all(
-            a in (1, b) for a, b in zip(m.shape[::-1], s.shape[::-1])):
-        s += m
-        return s
-    return s + m
+def _blocks(L, S, offset, rows):
+    """[(r0, r1, c1)]: query rows r0:r1 and the keys :c1 they can see. Without a causal
+    triangle one block; with one, blocks of ``rows`` queries, each stopping at the last
+    key its last query sees, so the scores above the diagonal are never computed."""
+    if offset is None:
+        return [(0, L, S)]
+    rows = rows or (BLOCK_ROWS if L > BLOCK_ROWS else L)
+    return [(r0, min(L, r0 + rows), max(0, min(S, min(L, r0 + rows) + offset)))
+            for r0 in range(0, L, rows)]
+
+
+def _mask_block(m, r0, r1, c1):
+    """The part of a broadcastable mask that meets rows r0:r1 and keys :c1."""
+    cols = slice(None) if m.shape[-1] == 1 else slice(0, c1)
+    if m.ndim == 1:
+        return m[cols]
+    return m[..., slice(None) if m.shape[-2] == 1 else slice(r0, r1), cols]
+
+
+def _broadcast_shape(*shapes):
+    n = max(len(s) for s in shapes)
+    padded = [(1,) * (n - len(s)) + tuple(s) for s in shapes]
+    return tuple(max(dims) for dims in zip(*padded))
 
 
 class Attention(Function):
     """(q (..., L, E), k (..., S, E), v (..., S, Ev)[, mask]) -> (out (..., L, Ev),
     P (..., L, S)); ``mask`` is additive and broadcasts to (..., L, S). See the module
-    docstring for the formulas."""
+    docstring for the formulas. ``block_rows``: queries per block of the causal loop
+    (default ``BLOCK_ROWS``; the tests use small blocks on small inputs)."""
 
-    def __init__(self, scale, causal_offset=None):
+    def __init__(self, scale, causal_offset=None, block_rows=None):
         self.scale, self.causal_offset = float(scale), causal_offset
+        self.block_rows = block_rows
 
     def forward(self, q, k, v, mask=None):
         xp = self.xp_of(q)
-        s = backend.matmul(q * self.scale, xp.ascontiguousarray(k).swapaxes(-1, -2))
-        if mask is not None:
-            s = _add(s, mask)
-        if self.causal_offset is not None:
-            s = _add(s, _causal(xp, s.shape[-2], s.shape[-1], self.causal_offset, s.dtype))
-        top = s.max(axis=-1, keepdims=True)                      # (..., L, 1)
-        empty = top == -math.inf                 # queries that see no key at all
-        self.empty = empty if bool(empty.any()) else None
-        if self.empty is not None:
-            top[empty] = 0.0                     # their row stays -inf, exp gives 0
-        s -= top
-        xp.exp(s, out=s)
-        total = s.sum(axis=-1, keepdims=True)
-        if self.empty is not None:
-            total[empty] = 1.0                   # 0 / 1: zero weights, not 0 / 0
-        s /= total
-        self.p = s
-        self.out = backend.matmul(s, xp.ascontiguousarray(v))
-        return self.out, s
+        L, S = q.shape[-2], k.shape[-2]
+        batch = _broadcast_shape(q.shape[:-2], k.shape[:-2], v.shape[:-2],
+                                 () if mask is None or mask.ndim < 2 else mask.shape[:-2])
+        dtype = xp.result_type(q.dtype, k.dtype, v.dtype, *([] if mask is None else [mask.dtype]))
+        self.qs = q * self.scale                 # scale q (L x E), not the scores (L x S)
+        kt = xp.ascontiguousarray(k).swapaxes(-1, -2)
+        v = xp.ascontiguousarray(v)
+        causal = None if self.causal_offset is None else \
+            _causal(xp, L, S, self.causal_offset, dtype)
+        # zeros: the scores above the causal diagonal are never computed, their weights are 0
+        self.p = p = xp.zeros(batch + (L, S), dtype)
+        self.out = out = xp.zeros(batch + (L, v.shape[-1]), dtype)
+        self.empty = None                        # (..., L, 1): queries that see no key
+        self.blocks = _blocks(L, S, self.causal_offset, self.block_rows)
+        for r0, r1, c1 in self.blocks:
+            if c1 == 0:                          # these queries see no key: weights 0
+                self._mark_empty(xp, batch, L, r0, r1, True)
+                continue
+            s = p[..., r0:r1, :c1]               # this block's scores, in place in P
+            backend.matmul(self.qs[..., r0:r1, :], kt[..., :c1], out=s)
+            if mask is not None:
+                s += _mask_block(mask, r0, r1, c1)
+            if causal is not None:
+                s += causal[r0:r1, :c1]
+            top = s.max(axis=-1, keepdims=True)
+            empty = top == -math.inf
+            if bool(empty.any()):
+                top[empty] = 0.0                 # their row stays -inf, exp gives 0
+                self._mark_empty(xp, batch, L, r0, r1, empty)
+            s -= top
+            xp.exp(s, out=s)
+            total = s.sum(axis=-1, keepdims=True)
+            if bool(empty.any()):
+                total[empty] = 1.0               # 0 / 1: zero weights, not 0 / 0
+            s /= total
+            backend.matmul(s, v[..., :c1, :], out=out[..., r0:r1, :])
+        return out, p
+
+    def _mark_empty(self, xp, batch, L, r0, r1, rows):
+        if self.empty is None:
+            self.empty = xp.zeros(batch + (L, 1), dtype=bool)
+        self.empty[..., r0:r1, :] = rows
 
     def backward(self, gy, gp):
         q, k, v = self.inputs[:3]
@@ -93,31 +140,44 @@ class Attention(Function):
         return tuple(grads) if mask is not None else tuple(grads[:3])
 
     def _backward_arrays(self, q, k, v, mask, gy, gp):
-        """First order on raw arrays (nothing records: grad mode is off)."""
-        p = self.p
+        """First order on raw arrays, block by block (nothing records: grad mode is off)."""
+        p, out = self.p, self.out
         xp = self.xp_of(p)
-        if gy is not None:
-            dp = backend.matmul(gy.data, xp.ascontiguousarray(v.data).swapaxes(-1, -2))
-            if gp is not None:
-                dp += gp.data
-        else:
-            dp = gp.data.copy()
-        if gp is None:
-            d = (gy.data * self.out).sum(axis=-1, keepdims=True)    # = rowsum(dP * P)
-        else:
-            d = (dp * p).sum(axis=-1, keepdims=True)
-        dp -= d
-        dp *= p                                                    # dS
-        gq = gk = gv = None
-        if q.requires_grad:
-            gq = backend.matmul(dp, xp.ascontiguousarray(k.data))
+        batch, (L, S) = p.shape[:-2], p.shape[-2:]
+        kd, vd = xp.ascontiguousarray(k.data), xp.ascontiguousarray(v.data)
+        gyd = None if gy is None else gy.data
+        gpd = None if gp is None else gp.data
+        zeros = lambda *shape: xp.zeros(batch + shape, p.dtype)      # noqa: E731
+        gq = zeros(L, q.shape[-1]) if q.requires_grad else None
+        gk = zeros(S, k.shape[-1]) if k.requires_grad else None
+        gv = zeros(S, v.shape[-1]) if v.requires_grad and gy is not None else None
+        gmask = zeros(L, S) if mask is not None and mask.requires_grad else None
+        for r0, r1, c1 in self.blocks:
+            if c1 == 0:
+                continue
+            pb = p[..., r0:r1, :c1]
+            if gyd is not None:
+                dp = backend.matmul(gyd[..., r0:r1, :], vd[..., :c1, :].swapaxes(-1, -2))
+                if gpd is not None:
+                    dp += gpd[..., r0:r1, :c1]
+                    d = (dp * pb).sum(axis=-1, keepdims=True)
+                else:                            # rowsum(dP * P) = rowsum(gy * out)
+                    d = (gyd[..., r0:r1, :] * out[..., r0:r1, :]).sum(axis=-1, keepdims=True)
+            else:
+                dp = gpd[..., r0:r1, :c1].copy()
+                d = (dp * pb).sum(axis=-1, keepdims=True)
+            dp -= d
+            dp *= pb                             # dS
+            if gq is not None:
+                backend.matmul(dp, kd[..., :c1, :], out=gq[..., r0:r1, :])
+            if gk is not None:                   # dk = dS^T q scale = dS^T (q scale)
+                gk[..., :c1, :] += backend.matmul(dp.swapaxes(-1, -2), self.qs[..., r0:r1, :])
+            if gv is not None:
+                gv[..., :c1, :] += backend.matmul(pb.swapaxes(-1, -2), gyd[..., r0:r1, :])
+            if gmask is not None:
+                gmask[..., r0:r1, :c1] = dp
+        if gq is not None:
             gq *= self.scale
-        if k.requires_grad:
-            gk = backend.matmul(dp.swapaxes(-1, -2), q.data)
-            gk *= self.scale
-        if v.requires_grad and gy is not None:
-            gv = backend.matmul(p.swapaxes(-1, -2), gy.data)
-        gmask = dp if mask is not None and mask.requires_grad else None
         return gq, gk, gv, gmask
 
     def _backward_ops(self, q, k, v, mask, gy, gp):
@@ -144,9 +204,9 @@ class Attention(Function):
         return gq, gk, gv, gmask
 
 
-def attention(q, k, v, mask=None, scale=None, causal_offset=None):
+def attention(q, k, v, mask=None, scale=None, causal_offset=None, block_rows=None):
     """``(out, P)`` of ``Attention``; ``scale`` defaults to 1 / sqrt(E). Checks are the
     caller's (nn.functional.attention)."""
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
-    op = Attention(scale, causal_offset)
+    op = Attention(scale, causal_offset, block_rows)
     return op(q, k, v) if mask is None else op(q, k, v, mask)

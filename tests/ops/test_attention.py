@@ -62,6 +62,14 @@ CASES = [
     OpCase('Attention', lambda q, k, v, m: att.attention(q, k, v, m, causal_offset=2)[0],
            [(2, 2, 3), (2, 4, 3), (2, 4, 2), (2, 1, 4)], name='Attention causal with a cache and a mask',
            reference=lambda q, k, v, m: np_attention(q, k, v, m, causal_offset=2)[0]),
+    # the causal loop in blocks of 1 and 2 queries (BLOCK_ROWS on small inputs), with
+    # a mask and with queries that see no key (offset -1: query 0 sees nothing)
+    OpCase('Attention', lambda q, k, v, m: att.attention(q, k, v, m, causal_offset=1, block_rows=2),
+           [(2, 3, 2), (2, 4, 2), (2, 4, 2), (1, 4)], name='Attention causal blocks of 2',
+           reference=lambda q, k, v, m: np_attention(q, k, v, m, causal_offset=1)),
+    OpCase('Attention', lambda q, k, v: att.attention(q, k, v, causal_offset=-1, block_rows=1),
+           [(1, 3, 2), (1, 3, 2), (1, 3, 2)], name='Attention causal blocks of 1, an empty row',
+           reference=lambda q, k, v: np_attention(q, k, v, causal_offset=-1)),
 ]
 
 
@@ -80,14 +88,14 @@ def _grads(fn, inputs, create_graph):
                                        create_graph=create_graph)]
 
 
-@pytest.mark.parametrize('offset', [None, 0, 2])
-def test_both_backward_paths_agree(offset):
+@pytest.mark.parametrize('offset, rows', [(None, None), (0, None), (2, None), (0, 2), (-1, 1)])
+def test_both_backward_paths_agree(offset, rows):
     """Plain backward runs on arrays, create_graph=True on ops: the same gradient."""
     rng = np.random.default_rng(0)
     q, k, v, m = (sg.tensor(rng.standard_normal(s), requires_grad=True)
                   for s in [(2, 3, 4), (2, 5, 4), (2, 5, 3), (3, 5)])
     m.data[0, 4] = -np.inf
-    fn = lambda *xs: att.attention(*xs, causal_offset=offset)   # noqa: E731
+    fn = lambda *xs: att.attention(*xs, causal_offset=offset, block_rows=rows)   # noqa: E731
     fast, ops = _grads(fn, [q, k, v, m], False), _grads(fn, [q, k, v, m], True)
     for a, b in zip(fast, ops):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
