@@ -39,7 +39,7 @@ __all__ = []            # used through nn.functional.attention / scaled_dot_prod
 TENSOR_METHODS = {}
 
 
-BLOCK_ROWS = 64     # query rows per block of the causal loop (measured: docs/benchmarks.md)
+BLOCK_ROWS = 64     # query rows per block of the causal loop: 8 blocks at T = 512, 56% of the scores
 
 
 def _causal(xp, L, S, offset, dtype):
@@ -112,13 +112,14 @@ class Attention(Function):
                 s += causal[r0:r1, :c1]
             top = s.max(axis=-1, keepdims=True)
             empty = top == -math.inf
-            if bool(empty.any()):
+            some_empty = bool(empty.any())
+            if some_empty:
                 top[empty] = 0.0                 # their row stays -inf, exp gives 0
                 self._mark_empty(xp, batch, L, r0, r1, empty)
             s -= top
             xp.exp(s, out=s)
             total = s.sum(axis=-1, keepdims=True)
-            if bool(empty.any()):
+            if some_empty:
                 total[empty] = 1.0               # 0 / 1: zero weights, not 0 / 0
             s /= total
             backend.matmul(s, v[..., :c1, :], out=out[..., r0:r1, :])
