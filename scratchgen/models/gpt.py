@@ -104,10 +104,11 @@ class SelfAttention(nn.Module):
         # softmax(q k^T / sqrt(D) + mask) v as one op (ops/attention.py); the causal
         # triangle lets query t see keys <= S - T + t (one new token sees every cached one)
         causal = S - T if self.causal and T > 1 else None
-        dropout = self.attn_dropout.p if self.training else 0.0
-        y, att = nnF.attention(q, k, v, mask, dropout, 1.0 / math.sqrt(D), causal)
+        y, att = nnF.attention(q, k, v, mask, 0.0, 1.0 / math.sqrt(D), causal)
         if weights_out is not None:
             weights_out.append(att.detach())                     # (B, H, T, S)
+        if self.training and self.attn_dropout.p > 0:            # dropout on the weights
+            y = self.attn_dropout(att) @ v                       # (the op's own y unused)
         y = y.permute(0, 2, 1, 3).reshape(B, T, C)               # concatenate the heads
         return self.resid_dropout(self.c_proj(y))
 
