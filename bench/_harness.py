@@ -19,15 +19,24 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
 THREAD_VARS = ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS', 'BENCH_THREADS')
 
 
+def clock():
+    """The clock of every benchmark: wall time, or with BENCH_CLOCK=cpu the process's CPU
+    time (time.process_time), which a one-thread run on a machine shared with other jobs
+    inflates far less than wall time (it does not count the time spent waiting for a
+    core). Only meaningful with one thread per library (--threads 1)."""
+    return time.process_time if os.environ.get('BENCH_CLOCK') == 'cpu' else time.perf_counter
+
+
 def median_time(step, repeats, warmup=3):
-    """Median wall time of ``step()`` in seconds, after ``warmup`` untimed calls."""
+    """Median time of ``step()`` in seconds (``clock()``), after ``warmup`` untimed calls."""
+    now = clock()
     for _ in range(warmup):
         step()
     times = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = now()
         step()
-        times.append(time.perf_counter() - t0)
+        times.append(now() - t0)
     return statistics.median(times)
 
 

@@ -6,6 +6,8 @@ draws docs/figures/scaling_gpt.png (time per step and the ratio, log-log).
 
     python bench/scaling.py --threads 1                 # every sweep
     python bench/scaling.py --sweeps seq --repeats 5 --threads 1
+    python bench/scaling.py --sweeps seq --rounds 3 --threads 1 --figure /tmp/seq.png
+                            # each point: 3 alternating pairs of processes, medians
 
 At small sizes the per-op overhead dominates (the ratio is highest), at large ones BLAS
 does; attention's T^2 term bends the sequence-length curve upwards.
@@ -13,6 +15,7 @@ does; attention's T^2 term bends the sequence-length curve upwards.
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 
@@ -52,6 +55,8 @@ def main():
     ap.add_argument('--sweeps', nargs='*', default=list(SWEEPS), choices=list(SWEEPS))
     ap.add_argument('--repeats', type=int, default=5)
     ap.add_argument('--threads', type=int, default=None)
+    ap.add_argument('--rounds', type=int, default=1,
+                    help='pairs of processes per point, alternating; the medians are reported')
     ap.add_argument('--figure', default=os.path.join(ROOT, 'docs', 'figures', 'scaling_gpt.png'))
     ap.add_argument('--worker', choices=['sg', 'torch'], help=argparse.SUPPRESS)
     ap.add_argument('--config', help=argparse.SUPPRESS)
@@ -61,6 +66,7 @@ def main():
         print(json.dumps(worker(args.worker, args.model, json.loads(args.config), args.repeats)))
         return
     env = worker_env(args.threads)
+    print(f"load {open('/proc/loadavg').read().split()[0]}; rounds {args.rounds}")
     print(f"threads: {args.threads or 'library default'}; median of {args.repeats} steps; "
           f"base configs GPT {BASE}, U-Net {UNET_BASE}")
     results = {}
@@ -69,19 +75,23 @@ def main():
         base = BASE if model == 'GPT' else UNET_BASE
         print(f"\n{model + ' ' + label:<30} {'scratchgen':>11} {'torch':>10} {'ratio':>6}")
         for v in values:
-            times = []
-            for lib in ('sg', 'torch'):
-                out = subprocess.run([sys.executable, __file__, '--worker', lib, '--model', model,
-                                      '--config', json.dumps(dict(base, **{key: v})), '--repeats',
-                                      str(args.repeats)], capture_output=True, text=True, env=env)
-                times.append(json.loads(out.stdout.strip().splitlines()[-1])
-                             if out.returncode == 0 else float('nan'))
+            runs = {'sg': [], 'torch': []}
+            for _ in range(args.rounds):
+                for lib in ('sg', 'torch'):
+                    out = subprocess.run([sys.executable, __file__, '--worker', lib, '--model', model,
+                                          '--config', json.dumps(dict(base, **{key: v})), '--repeats',
+                                          str(args.repeats)], capture_output=True, text=True, env=env)
+                    runs[lib].append(json.loads(out.stdout.strip().splitlines()[-1])
+                                     if out.returncode == 0 else float('nan'))
+            times = [statistics.median(runs['sg']), statistics.median(runs['torch'])]
             results.setdefault(sweep, []).append((v, *times))
             print(f"{v:<30} {times[0] * 1e3:>8.1f} ms {times[1] * 1e3:>7.1f} ms "
                   f"{times[0] / times[1]:>6.2f}", flush=True)
     with open(os.path.splitext(args.figure)[0] + '.json', 'w') as f:     # to redraw or cite
-        json.dump(dict(threads=args.threads, repeats=args.repeats, results=results), f, indent=1)
+        json.dump(dict(threads=args.threads, repeats=args.repeats, rounds=args.rounds,
+                       results=results), f, indent=1)
     draw(results, args.figure)
+    print(f"load {open('/proc/loadavg').read().split()[0]} at the end")
 
 
 def draw(results, path):

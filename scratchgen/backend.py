@@ -511,16 +511,19 @@ def get_num_threads():
     return _threads
 
 
-def matmul(a, b):
+def matmul(a, b, out=None):
     """``a @ b`` for arrays with ndim >= 2, on the BLAS thread count chosen for the size
-    of one product (see above). Every matrix product of the ops goes through here."""
+    of one product (see above), into ``out`` (a view is fine) when given. Every matrix
+    product of the ops goes through here."""
     if not type(a).__module__.startswith('cupy'):
         n = 1
         if _threads > 1 and a.shape[-2] * a.shape[-1] * b.shape[-1] >= GEMM_THREADS_MIN_WORK:
             n = _threads
         if n != _blas_now:
             _use_threads(n)
-    return a @ b
+    if out is None:
+        return a @ b
+    return xp_of(a).matmul(a, b, out=out)
 
 
 def _threads_from_env():
@@ -538,14 +541,24 @@ _threads_from_env()
 
 # ----------------------------------------------------------------------------- special functions
 _special = {}
+# SciPy's float32 loops of these compute through its float64 code, one element at a time:
+# measured ~19 ns an element for erf (and ndtr) on a (768, 512) float32 array, against
+# ~5 ns for the ~24 in-place NumPy passes of ops/special.py's rational approximation
+# (docs/benchmarks.md). So on the host, below float64, the NumPy formula is the fast one.
+_HOST_SLOW_BELOW_FLOAT64 = ('erf', 'ndtr')
 
 
-def special_function(name, xp):
-    """The library implementation of special function ``name`` (e.g. 'erf') for arrays of
-    array module ``xp``: ``scipy.special`` on the host (and emu: it is a ufunc, so it
-    stays behind the device boundary), ``cupyx.scipy.special`` on CUDA; None when that
-    library is not installed (the caller then uses its own series, ops/special.py)."""
+def special_function(name, xp, dtype=None):
+    """The library implementation of special function ``name`` ('erf', 'ndtr', ...) for
+    arrays of array module ``xp`` and float ``dtype``: ``cupyx.scipy.special`` on CUDA,
+    ``scipy.special`` on the host (and emu: it is a ufunc, so it stays behind the device
+    boundary). None when that library is not installed, or on the host when ``dtype`` is
+    narrower than float64 and SciPy's loop is slower than the caller's own NumPy formula
+    (``_HOST_SLOW_BELOW_FLOAT64``); the caller (ops/special.py) then uses its own."""
     on_cuda = xp is not np and xp is not emu
+    if (not on_cuda and dtype is not None and np.dtype(dtype).itemsize < 8
+            and name in _HOST_SLOW_BELOW_FLOAT64):
+        return None
     key = (name, on_cuda)
     if key not in _special:
         try:

@@ -94,20 +94,21 @@ class SelfAttention(nn.Module):
             k, v = cache.update(k, v)                            # (B, H, S, D), S = past + T
         S = k.shape[2]
 
-        att = (q * (1.0 / math.sqrt(D))) @ k.mT                  # (B, H, T, S)
-        if self.causal and T > 1:  # one new token may see every cached position
-            att = att + nnF.causal_mask(T, S, att)               # -inf above the diagonal
+        mask = None
         if key_padding_mask is not None:
             if tuple(key_padding_mask.shape) != (B, S):
                 raise ValueError(f"SelfAttention: key_padding_mask of shape "
                                  f"{tuple(key_padding_mask.shape)} should be ({B}, {S}) (B, S)")
-            att = att + nnF.additive_mask(key_padding_mask, att, 'SelfAttention',
-                                          true_means='mask').reshape(B, 1, 1, S)
-        att = F.softmax(att, axis=-1)
+            mask = nnF.additive_mask(key_padding_mask, q, 'SelfAttention',
+                                     true_means='mask').reshape(B, 1, 1, S)
+        # softmax(q k^T / sqrt(D) + mask) v as one op (ops/attention.py); the causal
+        # triangle lets query t see keys <= S - T + t (one new token sees every cached one)
+        causal = S - T if self.causal and T > 1 else None
+        y, att = nnF.attention(q, k, v, mask, 0.0, 1.0 / math.sqrt(D), causal)
         if weights_out is not None:
-            weights_out.append(att.detach())
-        att = self.attn_dropout(att)
-        y = att @ v                                              # (B, H, T, D)
+            weights_out.append(att.detach())                     # (B, H, T, S)
+        if self.training and self.attn_dropout.p > 0:            # dropout on the weights
+            y = self.attn_dropout(att) @ v                       # (the op's own y unused)
         y = y.permute(0, 2, 1, 3).reshape(B, T, C)               # concatenate the heads
         return self.resid_dropout(self.c_proj(y))
 

@@ -177,9 +177,10 @@ class MultiheadAttention(Module):
             k, v = cache.update(k, v)                       # (B, H, S, D), S = past + new
         S = k.shape[2]
 
-        mask = self._merge_masks(attn_mask, key_padding_mask, is_causal, q, B, L, S)
+        mask = self._merge_masks(attn_mask, key_padding_mask, q, B, L, S)
         p = self.dropout if self.training else 0.0
-        out, weights = F.attention(q, k, v, mask, p)        # (B, H, L, D), (B, H, L, S)
+        causal = S - L if is_causal and L > 1 else None    # a single (newest) query sees all
+        out, weights = F.attention(q, k, v, mask, p, causal_offset=causal)  # (B,H,L,D), (B,H,L,S)
         out = out.permute(0, 2, 1, 3).reshape(B, L, self.embed_dim)
         out = self.out_proj(out)
 
@@ -193,7 +194,7 @@ class MultiheadAttention(Module):
             weights = weights.mean(axis=1)                 # (B, L, S)
         return out, (weights.squeeze(0) if unbatched else weights)
 
-    def _merge_masks(self, attn_mask, key_padding_mask, is_causal, q, B, L, S):
+    def _merge_masks(self, attn_mask, key_padding_mask, q, B, L, S):
         """One additive mask broadcastable to (B, H, L, S), or None."""
         who = 'MultiheadAttention'
         mask = None
@@ -212,9 +213,6 @@ class MultiheadAttention(Module):
                 raise ValueError(f"{who}: key_padding_mask of shape {m.shape} should be "
                                  f"({B}, {S}) (B, S)")
             m = m.reshape(B, 1, 1, S)
-            mask = m if mask is None else mask + m
-        if is_causal and L > 1:       # a single (newest) query may see every key
-            m = F.causal_mask(L, S, q)
             mask = m if mask is None else mask + m
         return mask
 

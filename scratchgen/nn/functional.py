@@ -2,8 +2,10 @@
 layer-level functions built from them: ``linear`` and ``scaled_dot_product_attention``.
 
 ``linear`` is the fused op ``ops.arith.Linear`` (one GEMM, bias added in place, its
-gradient in the same backward); attention is a composition of existing ops, so its
-gradients of any order come from the ops' own rules.
+gradient in the same backward); attention without dropout is the fused op
+``ops.attention.Attention`` (scores masked and normalised in place, only the weights
+saved, its own backward; gradients of higher order from ops), with dropout on the
+weights a composition of matmul, softmax and dropout.
 
 Attention (shapes for queries of length L, keys/values of length S):
 
@@ -19,6 +21,7 @@ from ..autograd.tensor import as_tensor_like
 from ..functional import *    # noqa: F401,F403  every op's functional form
 from .. import functional as _ops
 from ..ops.arith import Linear as _Linear
+from ..ops import attention as _attention
 
 
 def linear(input, weight, bias=None):
@@ -75,11 +78,13 @@ def causal_mask(L, S, ref, offset=None):
     return Tensor(xp.where(j <= i + offset, 0.0, -math.inf).astype(ref.dtype))
 
 
-def attention(query, key, value, mask=None, dropout_p=0.0, scale=None):
+def attention(query, key, value, mask=None, dropout_p=0.0, scale=None, causal_offset=None):
     """The attention core with an additive ``mask`` (or None): returns ``(out, weights)``.
 
     query (..., L, E), key (..., S, E), value (..., S, Ev) -> out (..., L, Ev),
     weights (..., L, S) (after dropout, as PyTorch's MultiheadAttention returns them).
+    ``causal_offset`` (int or None): query i sees only keys j <= i + offset, without an
+    (L, S) mask tensor (``causal_mask`` gives the same as an additive mask).
     """
     if query.ndim < 2 or key.ndim < 2 or value.ndim < 2:
         raise ValueError(f"attention: query, key, value need at least 2 dims, got shapes "
@@ -93,13 +98,11 @@ def attention(query, key, value, mask=None, dropout_p=0.0, scale=None):
     if not 0.0 <= dropout_p <= 1.0:
         raise ValueError(f"attention: dropout_p must be in [0, 1], got {dropout_p}")
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
-    # scale q (L x E) rather than the scores (L x S): fewer elements to multiply
-    scores = (query * scale).contiguous() @ key.contiguous().mT     # (..., L, S)
-    if mask is not None:
-        scores = scores + mask
-    weights = _ops.softmax(scores, axis=-1)
-    if dropout_p > 0.0:
-        weights = _ops.dropout(weights, dropout_p, True)
+    out, weights = _attention.attention(query, key, value, mask, scale, causal_offset)
+    if dropout_p == 0.0:
+        return out, weights
+    # dropout on the weights: the op's weights, dropped, times v (its own out goes unused)
+    weights = _ops.dropout(weights, dropout_p, True)
     return weights @ value.contiguous(), weights
 
 
@@ -112,7 +115,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, is_causal=Fa
     True; a float mask is added to the scores. ``is_causal`` masks keys j > i (the
     top-left triangle, as PyTorch; not combinable with ``attn_mask``). ``scale``
     defaults to 1/sqrt(E). Dropout on the weights is applied whenever ``dropout_p`` > 0.
-    A query whose keys are all masked gets NaN (softmax over nothing).
+    A query whose keys are all masked gets a zero output and zero gradients, as in
+    PyTorch 2.13 (not the NaN of softmax over nothing).
     """
     for name, t in (('query', query), ('key', key), ('value', value)):
         if not isinstance(t, Tensor):
@@ -123,10 +127,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, is_causal=Fa
                          "not both")
     mask = additive_mask(attn_mask, query, 'scaled_dot_product_attention')
     L, S = query.shape[-2], key.shape[-2]
-    if is_causal:
-        mask = causal_mask(L, S, query, offset=0)
     if mask is not None and not _broadcasts(mask.shape, query.shape[:-2] + (L, S)):
         raise ValueError(f"scaled_dot_product_attention: attn_mask of shape {mask.shape} does "
                              f"not broadcast to the scores' shape {query.shape[:-2] + (L, S)}")
-    out, _ = attention(query, key, value, mask, dropout_p, scale)
+    out, _ = attention(query, key, value, mask, dropout_p, scale,
+                       causal_offset=0 if is_causal else None)
     return out

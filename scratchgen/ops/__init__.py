@@ -8,13 +8,13 @@ importing this package attaches those methods and operators to ``Tensor`` (so
 Families: arith (+ - * / ** @, comparisons), unary (elementwise math, activations),
 reduce (sum, mean, max, softmax, ...), shape (reshape, transpose, cat, pad, ...),
 index (indexing, gather, embedding), conv (conv, pooling, upsampling), norm (layer,
-batch, group norm), dropout, loss. ``special`` holds array functions the ops need
+batch, group norm), dropout, loss, attention (softmax(q k^T * scale + mask) v as one op). ``special`` holds array functions the ops need
 and NumPy lacks (erf).
 """
 from ..autograd import Tensor
-from . import arith, unary, reduce, shape, index, conv, norm, dropout, loss
+from . import arith, unary, reduce, shape, index, conv, norm, dropout, loss, attention
 
-FAMILIES = [arith, unary, reduce, shape, index, conv, norm, dropout, loss]
+FAMILIES = [arith, unary, reduce, shape, index, conv, norm, dropout, loss, attention]
 
 
 def _install():

@@ -1,9 +1,12 @@
 """Special functions on raw arrays, for the ops that need them (NumPy has none).
 
-``erf`` uses a library made for it where one is installed (SciPy's ``special.erf`` on
-the host, ``cupyx.scipy.special.erf`` on CUDA; ``backend.special_function`` picks it),
-and otherwise the series below (SciPy is not a dependency). The array module comes from
-the input (``backend.xp_of``), so the same code runs on every device.
+``erf`` and ``ndtr`` (the normal CDF, Phi) use a library made for them where one is
+installed and fast (``backend.special_function``): ``cupyx.scipy.special`` on CUDA,
+SciPy on the host in float64. In float32 on the host SciPy's loop is ~4x slower than
+the rational approximation below (``erf_rational``, ~24 in-place NumPy passes), so that
+is used there, with or without SciPy; float64 without SciPy uses the series
+(``erf_series``; SciPy is not a dependency). The array module comes from the input
+(``backend.xp_of``), so the same code runs on every device.
 """
 import math
 
@@ -22,16 +25,89 @@ _ERFCX_CHEB = (0.22896004277014242, 0.16243308614798768, 0.030546548004245635,
                -4.849547417994387e-17, -4.365404011250046e-18)
 
 
+# erf(x) ~ x P(x^2) / Q(x^2) for |x| <= 4 (beyond, float32 erf rounds to +-1), P and Q
+# of degree 5 in x^2, Q(0) = 1: fitted for this file by iteratively reweighted least
+# squares against mpmath's erf on 6,500 points of [0, 4], minimising the relative error
+# (at most 2.5e-8 in exact arithmetic; float32 rounding adds up to ~3 ulp).
+_ERF_P = (1.1283791392936078, 0.19354764585190154, 0.05310205840076848,
+          0.0038834475494510935, 0.0002845669684105115, 1.9867455487432295e-06)
+_ERF_Q = (1.0, 0.5048596903250361, 0.11535104182311033, 0.015207458512471501,
+          0.0011855939597651566, 3.741985030375483e-05)
+_ERF_BOUND = 4.0
+# Phi(x) = 1/2 + erf(x / sqrt 2) / 2 = 1/2 + x P(x^2 / 2) / (2 sqrt(2) Q(x^2 / 2)): the same
+# fit with the k-th coefficients divided by 2^k (and P's by 2 sqrt 2 as well)
+_NDTR_P = tuple(c / (2.0 ** k * 2.0 * math.sqrt(2.0)) for k, c in enumerate(_ERF_P))
+_NDTR_Q = tuple(c / 2.0 ** k for k, c in enumerate(_ERF_Q))
+
+
+def _float_dtype(x):
+    return x.dtype if x.dtype.kind == 'f' else backend.get_default_dtype()
+
+
 def erf(x):
     """The error function, elementwise, in the input's float dtype (non-float input gives
-    the default dtype): the library function where installed, else ``erf_series``."""
+    the default dtype): the library function where installed and fast (module
+    docstring), else ``erf_rational`` below float64 and ``erf_series`` in float64."""
+    xp, dtype = backend.xp_of(x), _float_dtype(x)
+    lib = backend.special_function('erf', xp, dtype)
+    if lib is not None:
+        work = dtype if dtype in ('float32', 'float64') else 'float32'   # SciPy's two loops
+        return lib(x.astype(work, copy=False)).astype(dtype, copy=False)
+    return erf_series(x) if dtype == 'float64' else erf_rational(x)
+
+
+def ndtr(x):
+    """The standard normal CDF Phi(x) = (1 + erf(x / sqrt 2)) / 2, elementwise, in the
+    input's float dtype; chosen as ``erf`` is (the library, else ``ndtr_rational`` below
+    float64, else the series)."""
+    xp, dtype = backend.xp_of(x), _float_dtype(x)
+    lib = backend.special_function('ndtr', xp, dtype)
+    if lib is not None:
+        work = dtype if dtype in ('float32', 'float64') else 'float32'
+        return lib(x.astype(work, copy=False)).astype(dtype, copy=False)
+    if dtype != 'float64':
+        return ndtr_rational(x)
+    cdf = erf_series(x * math.sqrt(0.5))
+    cdf += 1.0
+    cdf *= 0.5
+    return cdf
+
+
+def _odd_rational(x, p, q, bound):
+    """x P(x^2) / Q(x^2) in float32, x clipped to [-bound, bound] (so no power of a large
+    x overflows), each polynomial by Horner's rule in place: two passes per coefficient."""
     xp = backend.xp_of(x)
-    lib = backend.special_function('erf', xp)
-    if lib is None:
-        return erf_series(x)
-    dtype = x.dtype if x.dtype.kind == 'f' else backend.get_default_dtype()
-    work = dtype if dtype in ('float32', 'float64') else 'float32'   # SciPy's two loops
-    return lib(x.astype(work, copy=False)).astype(dtype, copy=False)
+    y = xp.clip(x.astype('float32', copy=False), -bound, bound)
+    t = y * y
+    num, den = t * p[-1], t * q[-1]
+    num += p[-2]
+    den += q[-2]
+    for c in p[-3::-1]:
+        num *= t
+        num += c
+    for c in q[-3::-1]:
+        den *= t
+        den += c
+    num *= y
+    num /= den
+    return num
+
+
+def erf_rational(x):
+    """The error function at float32 precision (relative error within ~4e-7, as the
+    tests check against ``math.erf``), in the input's float dtype: ``_ERF_P/_ERF_Q``."""
+    out = _odd_rational(x, _ERF_P, _ERF_Q, _ERF_BOUND)
+    backend.xp_of(out).clip(out, -1.0, 1.0, out=out)     # rounding may overshoot 1 by 2 ulp
+    return out.astype(_float_dtype(x), copy=False)
+
+
+def ndtr_rational(x):
+    """Phi(x) at float32 precision (absolute error within ~1e-7), in the input's float
+    dtype: ``_NDTR_P/_NDTR_Q``."""
+    out = _odd_rational(x, _NDTR_P, _NDTR_Q, _ERF_BOUND * math.sqrt(2.0))
+    backend.xp_of(out).clip(out, -0.5, 0.5, out=out)
+    out += 0.5
+    return out.astype(_float_dtype(x), copy=False)
 
 
 def erf_series(x):

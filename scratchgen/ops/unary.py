@@ -232,10 +232,7 @@ def _gelu_saved(x, approximate):
     """What GeluBackward needs from the forward: Phi(x), or tanh(u) for 'tanh'."""
     if approximate == 'tanh':
         return backend.xp_of(x).tanh(_SQRT_2_OVER_PI * (x + _GELU_TANH_C * (x * x * x)))
-    cdf = special.erf(x * math.sqrt(0.5))
-    cdf += 1.0
-    cdf *= 0.5
-    return cdf
+    return special.ndtr(x)
 
 
 class GeluBackward(Function):

@@ -183,24 +183,53 @@ def test_no_overflow_at_large_magnitude(device):
 
 
 # ------------------------------------------------------------------ special.erf
-# special.erf is SciPy's (cupyx's on CUDA) where installed; erf_series is the fallback.
-# Both are held to the same bar, and erf falls back to the series without the library.
+# special.erf is SciPy's (cupyx's on CUDA) where installed and fast, erf_rational in
+# float32 on the host (SciPy's float32 loop is slower), erf_series the float64 fallback.
+# All are held to the same bar, and erf falls back to the series without the library.
 ERFS = [pytest.param(special.erf, id='library-or-series'),
         pytest.param(special.erf_series, id='series')]
+ERFS_32 = ERFS + [pytest.param(special.erf_rational, id='rational')]
 
 
 def test_erf_uses_the_library_and_falls_back_to_the_series(monkeypatch):
     scipy_special = pytest.importorskip('scipy.special')
-    assert backend.special_function('erf', np) is scipy_special.erf
-    assert backend.special_function('erf', backend.emu) is scipy_special.erf
+    for xp in (np, backend.emu):
+        assert backend.special_function('erf', xp, np.float64) is scipy_special.erf
+        assert backend.special_function('ndtr', xp, np.float64) is scipy_special.ndtr
+        assert backend.special_function('erf', xp, np.float32) is None     # erf_rational
     x = np.linspace(-4, 4, 101)
-    monkeypatch.setattr(backend, 'special_function', lambda name, xp: None)
+    x32 = x.astype(np.float32)
+    np.testing.assert_array_equal(special.erf(x32), special.erf_rational(x32))
+    np.testing.assert_array_equal(special.ndtr(x32), special.ndtr_rational(x32))
+    np.testing.assert_array_equal(special.erf(x), scipy_special.erf(x))
+    monkeypatch.setattr(backend, 'special_function', lambda name, xp, dtype=None: None)
     np.testing.assert_array_equal(special.erf(x), special.erf_series(x))
+    np.testing.assert_array_equal(special.erf(x32), special.erf_rational(x32))
     np.testing.assert_array_equal(F.gelu(sg.tensor(x)).numpy(),
                                   0.5 * x * (1 + special.erf_series(x * math.sqrt(0.5))))
 
 
-@pytest.mark.parametrize('erf', ERFS)
+@pytest.mark.parametrize('ndtr', [special.ndtr, special.ndtr_rational])
+def test_ndtr_float32(ndtr, device):
+    xs = np.concatenate([np.linspace(-8, 8, 8001), [0.0, 1e-30, -1e-30]]).astype(np.float32)
+    got = backend.to_host(ndtr(backend.to_device(xs, device)))
+    assert got.dtype == np.float32
+    ref = [0.5 * math.erfc(-float(v) / math.sqrt(2.0)) for v in xs]
+    np.testing.assert_allclose(got, ref, rtol=0, atol=2e-7)
+    assert got.min() >= 0.0 and got.max() <= 1.0
+    edges = np.array([np.inf, -np.inf, np.nan, 30.0, -30.0], dtype=np.float32)
+    got = backend.to_host(ndtr(backend.to_device(edges, device)))
+    np.testing.assert_array_equal(got, [1.0, 0.0, np.nan, 1.0, 0.0])
+
+
+def test_ndtr_float64(device):
+    xs = np.linspace(-8, 8, 4001)
+    got = backend.to_host(special.ndtr(backend.to_device(xs, device)))
+    ref = [0.5 * (1.0 + math.erf(v / math.sqrt(2.0))) for v in xs]
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize('erf', ERFS_32)
 def test_erf_dtypes(erf, device):
     for dtype, want in [(np.float16, np.float16), (np.float32, np.float32),
                         (np.float64, np.float64), (np.int64, backend.get_default_dtype())]:
@@ -223,7 +252,7 @@ def test_erf_float64_matches_math_erf(erf, device):
     assert rel.max() < 1e-15, f"max relative error {rel.max():.3g} at x = {xs[rel.argmax()]!r}"
 
 
-@pytest.mark.parametrize('erf', ERFS)
+@pytest.mark.parametrize('erf', ERFS_32)
 def test_erf_float32_and_special_values(erf, device):
     xs = np.linspace(-5, 5, 4001).astype(np.float32)
     got = backend.to_host(erf(backend.to_device(xs, device)))
@@ -269,6 +298,25 @@ def test_gelu_matches_torch(approximate, device):
     torch = pytest.importorskip('torch')
     _torch_compare(lambda x: F.gelu(x, approximate=approximate),
                    lambda x: torch.nn.functional.gelu(x, approximate=approximate), X_WIDE, device)
+
+
+def test_gelu_float32_matches_torch(device):
+    """float32 runs the rational Phi (ops/special.ndtr_rational): values and input
+    gradients within a few float32 ulps of PyTorch's float32 GELU."""
+    torch = pytest.importorskip('torch')
+    rng = np.random.default_rng(7)
+    x_host = np.concatenate([np.linspace(-9, 9, 2001), 3 * rng.standard_normal(4000)]
+                            ).astype(np.float32)
+    g_host = rng.standard_normal(x_host.shape).astype(np.float32)
+    x = sg.tensor(x_host, device=device, requires_grad=True)
+    y = F.gelu(x)
+    y.backward(sg.tensor(g_host, device=device))
+    xt = torch.tensor(x_host, requires_grad=True)
+    yt = torch.nn.functional.gelu(xt)
+    yt.backward(torch.tensor(g_host))
+    assert y.dtype == np.float32 and x.grad.dtype == np.float32
+    np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), rtol=2e-6, atol=2e-6)
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=2e-6, atol=2e-6)
 
 
 @pytest.mark.parametrize('beta,threshold', [(1.0, 20.0), (2.0, 5.0), (0.5, 3.0)])

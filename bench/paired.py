@@ -1,0 +1,128 @@
+"""Variants of one computation in alternating processes: scratchgen's path now, the path it
+replaced, and PyTorch, round after round, so that a change in the shared machine's load
+hits every variant alike; the medians of the per-process medians, and each variant's
+ratio to PyTorch from the same rounds.
+
+    python bench/paired.py gelu                    # exact GELU of (768, 512), fwd+bwd
+    python bench/paired.py attention --rounds 7    # causal attention, B=12 H=4 T=512 D=32
+    python bench/paired.py attention --T 64
+
+Variants (float32, one thread each: the library's own default):
+  gelu       sg: now (Phi by ops/special.ndtr_rational in float32);
+             sg-scipy-f32: SciPy's float32 ndtr loop (what the library used before);
+             sg-no-scipy: SciPy hidden (float32 is then the same path as sg: a check);
+             sg-f64 / sg-f64-no-scipy: float64 with SciPy's ndtr / with the series;
+             torch, torch-f64.
+  attention  sg: F.scaled_dot_product_attention (the fused ops.attention op);
+             sg-composed: the same from matmul, add, softmax (the path it replaced);
+             torch: F.scaled_dot_product_attention.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _harness import median_time, worker_env  # noqa: E402
+
+VARIANTS = {
+    'gelu': ['sg', 'sg-scipy-f32', 'sg-no-scipy', 'sg-f64', 'sg-f64-no-scipy', 'torch', 'torch-f64'],
+    'attention': ['sg', 'sg-composed', 'torch'],
+}
+
+
+def build(bench, variant, T):
+    import numpy as np
+    rng = np.random.default_rng(0)
+    f64 = variant.endswith('f64') or '-f64-' in variant
+    dtype = np.float64 if f64 else np.float32
+    if bench == 'gelu':
+        shapes = [(768, 512), (768, 512)]
+    else:
+        shapes = [(12, 4, T, 32)] * 3 + [(12, 4, T, 32)]
+    hosts = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    if variant.startswith('torch'):
+        import torch
+        torch.set_num_threads(1)
+        ts = [torch.tensor(h, requires_grad=i < len(hosts) - 1) for i, h in enumerate(hosts)]
+        F = torch.nn.functional
+        if bench == 'gelu':
+            def run():
+                F.gelu(ts[0]).backward(ts[1])
+                ts[0].grad = None
+        else:
+            def run():
+                F.scaled_dot_product_attention(ts[0], ts[1], ts[2], is_causal=True).backward(ts[3])
+                for t in ts[:3]:
+                    t.grad = None
+        return run
+    import scratchgen as sg
+    from scratchgen import backend
+    if variant == 'sg-scipy-f32':
+        backend._HOST_SLOW_BELOW_FLOAT64 = ()
+    if 'no-scipy' in variant:
+        backend.special_function = lambda name, xp, dtype=None: None
+    ts = [sg.tensor(h, requires_grad=i < len(hosts) - 1) for i, h in enumerate(hosts)]
+    F = sg.nn.functional
+    if bench == 'gelu':
+        def run():
+            F.gelu(ts[0]).backward(ts[1])
+            ts[0].grad = None
+        return run
+    if variant == 'sg-composed':
+        mask = F.causal_mask(T, T, ts[0])
+
+        def attend(q, k, v):
+            scores = (q * (1.0 / np.sqrt(q.shape[-1]))) @ k.mT + mask
+            return F.softmax(scores, axis=-1) @ v
+    else:
+        def attend(q, k, v):
+            return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+
+    def run():
+        attend(ts[0], ts[1], ts[2]).backward(ts[3])
+        for t in ts[:3]:
+            t.grad = None
+    return run
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('bench', choices=list(VARIANTS))
+    ap.add_argument('--rounds', type=int, default=5)
+    ap.add_argument('--repeats', type=int, default=20)
+    ap.add_argument('--T', type=int, default=512, help='sequence length (attention)')
+    ap.add_argument('--variants', nargs='*', default=None)
+    ap.add_argument('--worker', default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        print(json.dumps(median_time(build(args.bench, args.worker, args.T), args.repeats)))
+        return
+    env = worker_env(1)
+    variants = args.variants or VARIANTS[args.bench]
+    times = {v: [] for v in variants}
+    load0 = open('/proc/loadavg').read().split()[0]
+    for _ in range(args.rounds):
+        for v in variants:
+            out = subprocess.run([sys.executable, __file__, args.bench, '--worker', v, '--T',
+                                  str(args.T), '--repeats', str(args.repeats)],
+                                 capture_output=True, text=True, env=env)
+            if out.returncode != 0:
+                raise SystemExit(f"{v}: {(out.stderr.strip().splitlines() or ['?'])[-1]}")
+            times[v].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    load1 = open('/proc/loadavg').read().split()[0]
+    print(f"{args.bench}{' T=%d' % args.T if args.bench == 'attention' else ''}: median of "
+          f"{args.rounds} alternating rounds of per-process medians ({args.repeats} repeats), "
+          f"one thread; load {load0} -> {load1}")
+    med = {v: statistics.median(t) for v, t in times.items()}
+    ref = {v: med.get('torch-f64' if ('f64' in v and 'torch-f64' in med) else 'torch') for v in variants}
+    for v in variants:
+        ratio = f"{med[v] / ref[v]:.2f}x torch" if ref[v] and not v.startswith('torch') else ''
+        spread = f"[{min(times[v]) * 1e3:.2f}-{max(times[v]) * 1e3:.2f}]"
+        print(f"  {v:<18} {med[v] * 1e3:8.2f} ms {spread:>17}  {ratio}")
+
+
+if __name__ == '__main__':
+    main()
