@@ -35,7 +35,7 @@ from .avatars import SHAPE as AVATAR_SHAPE
 from .images import (jars, render_jars, shapes, render_shapes, ShapesData, SHAPE_CLASSES,
                      SHAPE_COLOURS)
 from .captions import (caption_shapes, encode_captions, caption_attributes, caption_of,
-                       CaptionedShapes, HOLDOUT)
+                       CaptionedShapes, HOLDOUT, load_captioned_images)
 from .idx import read_idx, write_idx
 from .mnist import mnist, fashion_mnist, digits, data_dir, DatasetUnavailableError
 from .text import CharTokenizer
@@ -50,7 +50,7 @@ __all__ = [
     'all_avatar_combinations', 'AVATAR_FEATURES', 'AVATAR_VALUES', 'AVATAR_SHAPE', 'jars',
     'render_jars', 'shapes', 'render_shapes', 'ShapesData', 'SHAPE_CLASSES', 'SHAPE_COLOURS',
     'caption_shapes', 'encode_captions', 'caption_attributes', 'caption_of', 'CaptionedShapes',
-    'HOLDOUT', 'read_idx', 'write_idx', 'mnist', 'fashion_mnist', 'digits', 'data_dir',
+    'HOLDOUT', 'load_captioned_images', 'read_idx', 'write_idx', 'mnist', 'fashion_mnist', 'digits', 'data_dir',
     'DatasetUnavailableError', 'CharTokenizer', 'SequenceTask', 'addition_task', 'sort_task',
     'load_points', 'load_images', 'load_categories', 'load_text', 'DataFileError',
 ]

@@ -24,18 +24,24 @@ caption_shapes(n, seed, split='train', size=16) -> CaptionedShapes(images, capti
     ``n`` images drawn by ``shapes`` and kept only if their caption is in the split
     ('train': not in HOLDOUT; 'holdout': in HOLDOUT; 'all'); attributes int64 (n, 3):
     the (shape, colour, size) indices, columns named by ``ATTRIBUTES``.
+load_captioned_images(path, context=CONTEXT) -> (images, captions)
+    A user's own captioned images (the demos' --data): a .npz with ``images`` as
+    ``load_images`` reads them and ``captions``, an array of N strings in this
+    vocabulary; a ``DataFileError`` names the file and what is wrong.
 """
 from collections import namedtuple
 
 import numpy as np
 
 from .dataset import as_generator
+from .files import load_images, DataFileError
 from .images import shapes, SHAPE_CLASSES, SHAPE_COLOURS, SIZE_WORDS
 from ..checks import nonnegative_int, int_at_least, one_of
 
 __all__ = ['VOCAB', 'PAD_ID', 'CLS_ID', 'CONTEXT', 'ATTRIBUTES', 'ATTRIBUTE_WORDS', 'HOLDOUT',
            'ALL_CAPTIONS', 'TRAIN_CAPTIONS', 'HOLDOUT_CAPTIONS', 'CaptionedShapes',
-           'encode_captions', 'caption_attributes', 'caption_of', 'caption_shapes']
+           'encode_captions', 'caption_attributes', 'caption_of', 'caption_shapes',
+           'load_captioned_images']
 
 COLOUR_WORDS = tuple(SHAPE_COLOURS)
 # the attributes in the column order of ``caption_shapes(...).attributes``
@@ -150,3 +156,30 @@ def caption_shapes(n, seed=None, split='train', size=16):
         have = len(captions)
     x = np.concatenate(images) if images else np.zeros((0, 3, size, size), np.float32)
     return CaptionedShapes(x, captions, caption_attributes(captions))
+
+
+def load_captioned_images(path, context=CONTEXT):
+    """``(images float32 (N, C, H, W), captions list of N str)`` from a .npz with
+    ``images`` (see ``load_images``) and ``captions`` (N strings, e.g. saved with
+    ``np.savez(path, images=x, captions=np.array(list_of_str))``), every caption made
+    of words of ``VOCAB`` and at most ``context - 1`` words long."""
+    who = 'load_captioned_images'
+    images, _ = load_images(path)
+    with np.load(path, allow_pickle=False) as f:
+        if 'captions' not in f.files:
+            raise DataFileError(f"{who}: {str(path)!r} holds {sorted(f.files)} but no "
+                                f"'captions'; expected an array of {len(images)} strings")
+        try:
+            c = f['captions']
+        except ValueError as e:
+            raise DataFileError(f"{who}: cannot read 'captions' in {str(path)!r} without "
+                                f"pickle ({e}); save them as a string array") from None
+    if c.dtype.kind != 'U' or c.shape != (len(images),):
+        raise DataFileError(f"{who}: 'captions' in {str(path)!r} has dtype {c.dtype}, shape "
+                            f"{c.shape}; expected {len(images)} strings, one per image")
+    captions = [str(t) for t in c]
+    try:
+        encode_captions(captions, context)
+    except ValueError as e:
+        raise DataFileError(f"{who}: {str(path)!r}: {e}") from None
+    return images, captions

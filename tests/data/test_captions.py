@@ -87,3 +87,22 @@ def test_caption_shapes_images_match_their_captions():
     assert sg.data.caption_shapes(0, seed=0).images.shape == (0, 3, 16, 16)
     with pytest.raises(ValueError, match="caption_shapes: split must be one of"):
         sg.data.caption_shapes(4, seed=0, split='test')
+
+
+def test_load_captioned_images(tmp_path):
+    d = sg.data.caption_shapes(10, seed=0)
+    path = tmp_path / 'caps.npz'
+    np.savez(path, images=d.images, captions=np.array(d.captions))
+    x, c = sg.data.load_captioned_images(path)
+    np.testing.assert_array_equal(x, d.images)
+    assert c == d.captions
+    np.savez(tmp_path / 'a.npz', images=d.images)
+    with pytest.raises(sg.data.DataFileError, match=r"a.npz' holds \['images'\] but no "
+                                                    r"'captions'"):
+        sg.data.load_captioned_images(tmp_path / 'a.npz')
+    np.savez(tmp_path / 'b.npz', images=d.images, captions=np.array(['small red circle'] * 9))
+    with pytest.raises(sg.data.DataFileError, match=r"shape \(9,\); expected 10 strings"):
+        sg.data.load_captioned_images(tmp_path / 'b.npz')
+    np.savez(tmp_path / 'c.npz', images=d.images, captions=np.array(['small pink circle'] * 10))
+    with pytest.raises(sg.data.DataFileError, match=r"c.npz'.*unknown word 'pink'"):
+        sg.data.load_captioned_images(tmp_path / 'c.npz')
