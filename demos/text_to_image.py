@@ -304,6 +304,8 @@ def main():
     p.add_argument('--stage-cpu', type=float, default=900,
                    help='CPU-second budget of each training stage')
     p.add_argument('--steps', type=int, default=25, help='DDIM sampling steps')
+    p.add_argument('--score', action='store_true',
+                   help='with --prompt: also train the attribute classifiers and score the images')
     p.add_argument('--per-prompt', type=int, default=16,
                    help='evaluation images per seen prompt (64 per held-out prompt: 4x)')
     args = p.parse_args()
@@ -331,12 +333,14 @@ def main():
         print(f"{n} images for {args.prompt!r} -> {path}")
         r = {'prompt': args.prompt, 'n': n, 'w': args.w, 'seed': args.seed, 'checkpoint': ckpt,
              'denoiser': state['denoiser']}
-        if len(args.prompt.split()) == 3:
+        if args.prompt:
+            r['clip_score'] = clip_score(clip, x, [args.prompt] * n)
+            print(f"  CLIP score {r['clip_score']:.1f}")
+        if args.score and len(args.prompt.split()) == 3:
             judges = train_attribute_classifiers(*real_for_judges(args.quick, args.seed),
                                                  epochs=1 if args.quick else 4, seed=args.seed)
             r['attribute_accuracy'] = attribute_accuracy(judges, x, [args.prompt] * n)
-            r['clip_score'] = clip_score(clip, x, [args.prompt] * n)
-            print(f"  attributes right: {r['attribute_accuracy']}  CLIP score {r['clip_score']:.1f}")
+            print(f"  attributes right: {r['attribute_accuracy']}")
         write_results(out, r, {'samples': x})
         return
 
@@ -445,7 +449,7 @@ def main():
     sg.viz.image_grid(np.concatenate([real_seen.images[::args.per_prompt][:16], rec[::args.per_prompt][:16]]),
                       nrow=16, path=os.path.join(out, 'vae_reconstructions.png'),
                       title='real (top) and VAE reconstructions through the 4x4x4 latent (bottom)')
-    write_results(out, dict(
+    results = dict(
         seed=args.seed, denoiser=args.denoiser, denoiser_options=options,
         denoiser_parameters=n_params, latent_shape=vae.config.latent_shape,
         latent_scale=ldm.config.scale, vae_beta=args.vae_beta,
@@ -456,7 +460,11 @@ def main():
                        'ldm': float(np.mean(ldm_losses[-100:]))},
         real_images=baseline, vae_reconstruction=vae_rec, guidance_sweep=sweep,
         cross_attention_maps=maps, sampling_steps=args.steps, per_prompt=args.per_prompt,
-        checkpoint=ckpt, wall_s=time.time() - t_start), samples)
+        checkpoint=ckpt, wall_s=time.time() - t_start)
+    write_results(out, results, samples)
+    # a later --prompt run into the same OUT rewrites metrics.json; this copy stays
+    with open(os.path.join(out, 'train_metrics.json'), 'w') as f:
+        f.write(open(os.path.join(out, 'metrics.json')).read())
 
 
 def real_for_judges(quick, seed):
