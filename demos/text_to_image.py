@@ -298,7 +298,7 @@ def main():
     p.add_argument('--clip-steps', type=int, default=800)
     p.add_argument('--vae-steps', type=int, default=2000)
     p.add_argument('--vae-beta', type=float, default=0.1, help='KL weight β of the latent VAE')
-    p.add_argument('--ldm-steps', type=int, default=3000)
+    p.add_argument('--ldm-steps', type=int, default=2000)
     p.add_argument('--batch', type=int, default=64)
     p.add_argument('--lr', type=float, default=2e-3)
     p.add_argument('--stage-cpu', type=float, default=900,
@@ -306,8 +306,8 @@ def main():
     p.add_argument('--steps', type=int, default=25, help='DDIM sampling steps')
     p.add_argument('--score', action='store_true',
                    help='with --prompt: also train the attribute classifiers and score the images')
-    p.add_argument('--per-prompt', type=int, default=16,
-                   help='evaluation images per seen prompt (64 per held-out prompt: 4x)')
+    p.add_argument('--per-prompt', type=int, default=8,
+                   help='evaluation images per seen prompt (4x as many per held-out prompt)')
     args = p.parse_args()
     out = ensure_out(args.out)
     ckpt = args.checkpoint or os.path.join(out, CHECKPOINT)
@@ -469,7 +469,7 @@ def main():
 
 def real_for_judges(quick, seed):
     """Real captioned images of all 63 captions for the attribute classifiers."""
-    d = caption_shapes(2000 if quick else 20000, seed=seed + 7, split='all')
+    d = caption_shapes(2000 if quick else 12000, seed=seed + 7, split='all')
     return d.images, d.captions
 
 
