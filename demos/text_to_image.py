@@ -58,13 +58,15 @@ def build_denoiser(kind, options, context_dim):
     return DiT(context_dim=context_dim, **options)
 
 
-def denoiser_options(kind, latent_shape, quick):
+def denoiser_options(kind, latent_shape, args):
+    """Constructor options of the denoiser (saved in the checkpoint)."""
     C, h, w = latent_shape
     if kind == 'unet':
-        return dict(in_channels=C, channels=8 if quick else 32, channel_mults=(1, 2),
-                    num_res_blocks=1, groups=8, heads=4)
-    return dict(in_channels=C, input_size=(h, w), patch=1, width=16 if quick else 96,
-                depth=1 if quick else 4, heads=4)
+        return dict(in_channels=C, channels=8 if args.quick else args.channels,
+                    channel_mults=(1, 2), num_res_blocks=1, groups=8, heads=4)
+    return dict(in_channels=C, input_size=(h, w), patch=args.dit_patch,
+                width=16 if args.quick else args.dit_width,
+                depth=1 if args.quick else args.dit_depth, heads=4)
 
 
 def build(state):
@@ -294,6 +296,11 @@ def main():
     p.add_argument('--checkpoint', default=None,
                    help=f'checkpoint to load (default OUT/{CHECKPOINT}) with --prompt')
     p.add_argument('--denoiser', default='unet', choices=['unet', 'dit'])
+    p.add_argument('--channels', type=int, default=32, help='U-Net base width')
+    p.add_argument('--dit-width', type=int, default=88,
+                   help='DiT token width (88 x 4 blocks: 803k parameters, the U-Net 32 has 797k)')
+    p.add_argument('--dit-depth', type=int, default=4, help='DiT blocks')
+    p.add_argument('--dit-patch', type=int, default=1, help='DiT patch size on the 4x4 latent')
     p.add_argument('--guidance', default='1,2,3,5', help='guidance weights to evaluate')
     p.add_argument('--clip-steps', type=int, default=800)
     p.add_argument('--vae-steps', type=int, default=2000)
@@ -309,6 +316,8 @@ def main():
     p.add_argument('--per-prompt', type=int, default=8,
                    help='evaluation images per seen prompt (4x as many per held-out prompt)')
     args = p.parse_args()
+    if args.device != 'cpu':
+        p.error(f"--device {args.device}: this demo runs on the CPU only for now")
     out = ensure_out(args.out)
     ckpt = args.checkpoint or os.path.join(out, CHECKPOINT)
     t_start = time.time()
@@ -376,7 +385,7 @@ def main():
     vae_cpu = time.process_time() - t0
 
     # 3. latent diffusion
-    options = denoiser_options(args.denoiser, vae.config.latent_shape, quick)
+    options = denoiser_options(args.denoiser, vae.config.latent_shape, args)
     net = build_denoiser(args.denoiser, options, clip.config.width)
     ldm = LatentDiffusion(vae, clip.text, net, encode_captions,
                           LatentDiffusionConfig(context=CONTEXT, T=1000))
