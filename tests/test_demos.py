@@ -150,6 +150,8 @@ def test_text_to_image_prompt_from_checkpoint(tmp_path):
     with np.load(tmp_path / 'b' / 'samples.npz') as f:
         assert f['samples'].shape == (5, 3, 16, 16)
     assert list((tmp_path / 'b').glob('prompt_*.png'))
+    _run_quick(demo, tmp_path / 'd', '--checkpoint', str(ckpt), '--figures-only')
+    assert (tmp_path / 'd' / 'cross_attention.png').exists()
     for prompt, message in (('large green hexagon', "unknown word 'hexagon'"),
                             ('a very large green triangle', 'at most 3 words')):
         bad = _run(demo, tmp_path / 'c', '--checkpoint', str(ckpt), '--prompt', prompt)
