@@ -72,6 +72,11 @@ def _rows(path):
     np.save(path, np.random.default_rng(0).integers(0, 3, (100, 4)))
 
 
+def _captioned(path, word='red'):
+    d = sg.data.caption_shapes(60, seed=0, size=8)
+    np.savez(path, images=d.images, captions=np.array([c.replace('red', word) for c in d.captions]))
+
+
 # demo -> (file name, write a good file, write a bad file)
 DATA_DEMOS = {
     'vae_images': ('imgs.npz', _images,
@@ -86,6 +91,7 @@ DATA_DEMOS = {
     'flow_images': ('imgs.npz', _images, lambda p: np.savez(p, images=np.full((120, 8, 8), 2.0))),
     'ddpm_toy2d': ('points.npy', _points, lambda p: np.save(p, np.zeros((100, 3)))),
     'ddpm_images': ('imgs.npz', _images, lambda p: np.savez(p, pictures=np.zeros((120, 8, 8)))),
+    'clip_shapes': ('caps.npz', _captioned, lambda p: _captioned(p, word='crimson')),
 }
 
 
