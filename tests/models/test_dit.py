@@ -196,3 +196,18 @@ def test_short_training_lowers_the_loss():
         losses.append(loss.item())
     assert np.mean(losses[:5]) > 0.8 and np.mean(losses[-30:]) < 0.15, \
         (np.mean(losses[:5]), np.mean(losses[-30:]))
+
+
+def test_diffusion_config_builds_a_dit():
+    """DiffusionConfig(arch='dit'): Diffusion's loss (with label dropout) and sampler run
+    through the DiT; hidden is its width."""
+    sg.manual_seed(0)
+    m = D.Diffusion(D.DiffusionConfig(data_shape=(1, 8, 4), arch='dit', patch=2, hidden=16,
+                                      depth=1, heads=2, time_dim=8, num_classes=2, T=20))
+    assert isinstance(m.net, D.DiT) and m.net.num_tokens == 8
+    loss = m.loss(sg.randn(3, 1, 8, 4), sg.tensor([0, 1, 1]))
+    assert loss.shape == () and abs(loss.item() - 1.0) < 1.0      # zero output at init: ~E ε²
+    x = m.sample(2, steps=3, y=sg.tensor([0, 1]), w=2.0)
+    assert x.shape == (2, 1, 8, 4) and np.isfinite(x.numpy()).all()
+    with pytest.raises(ValueError, match="DiffusionConfig: arch 'dit' does not fit"):
+        D.DiffusionConfig(data_shape=(4,), arch='dit')
