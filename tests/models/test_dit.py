@@ -211,3 +211,27 @@ def test_diffusion_config_builds_a_dit():
     assert x.shape == (2, 1, 8, 4) and np.isfinite(x.numpy()).all()
     with pytest.raises(ValueError, match="DiffusionConfig: arch 'dit' does not fit"):
         D.DiffusionConfig(data_shape=(4,), arch='dit')
+
+
+def test_zero_init_wakes_up_from_the_output():
+    """With adaLN-Zero and a zero output layer the first gradient reaches only the output
+    layer; after one step the gates and the patch embedding (through the identity blocks)
+    get gradients; after two steps every parameter does (docs/dit.md)."""
+    sg.manual_seed(0)
+    net = D.DiT(1, 4, patch=2, width=8, depth=2, heads=2, num_classes=2)
+    opt = sg.optim.Adam(net.parameters(), lr=1e-2)
+    schedule = D.Schedule('cosine', 100)
+    x0, y = sg.randn(8, 1, 4, 4), sg.tensor(np.arange(8) % 2)
+    seen = []
+    for _ in range(3):
+        loss = D.diffusion_loss(net, schedule, x0, 'eps', y)
+        opt.zero_grad()
+        loss.backward()
+        seen.append({n for n, p in net.named_parameters()
+                     if p.grad is not None and np.abs(p.grad.numpy()).max() > 0})
+        opt.step()
+    assert seen[0] == {'final.linear.weight', 'final.linear.bias'}
+    assert seen[1] == seen[0] | {'final.ada.weight', 'final.ada.bias', 'patch_embed.weight',
+                                 'patch_embed.bias'} | {f"blocks.{i}.ada.{k}" for i in range(2)
+                                                        for k in ('weight', 'bias')}
+    assert seen[2] == {n for n, _ in net.named_parameters()}
