@@ -11,6 +11,8 @@ reproducible draw, a NumPy Generator, or None for the global host generator that
     toy2d.py     toy2d(name, n, seed), toy2d_truth(name): moons ... pinwheel
     avatars.py   avatars(n, seed), avatar_joint(), render_avatar(s)
     images.py    jars(n, seed), shapes(n, size, seed)
+    captions.py  caption_shapes(n, seed, split), encode_captions, HOLDOUT: captioned
+                 shapes for text-to-image (the full module: scratchgen.data.captions)
     idx.py       read_idx, write_idx
     mnist.py     mnist(), fashion_mnist(), digits()
     text.py      CharTokenizer
@@ -32,6 +34,8 @@ from .avatars import FEATURE_NAMES as AVATAR_FEATURES, FEATURE_VALUES as AVATAR_
 from .avatars import SHAPE as AVATAR_SHAPE
 from .images import (jars, render_jars, shapes, render_shapes, ShapesData, SHAPE_CLASSES,
                      SHAPE_COLOURS)
+from .captions import (caption_shapes, encode_captions, caption_attributes, caption_of,
+                       CaptionedShapes, HOLDOUT, load_captioned_images)
 from .idx import read_idx, write_idx
 from .mnist import mnist, fashion_mnist, digits, data_dir, DatasetUnavailableError
 from .text import CharTokenizer
@@ -45,7 +49,8 @@ __all__ = [
     'avatar_entropy', 'render_avatar', 'render_avatars', 'describe_avatar',
     'all_avatar_combinations', 'AVATAR_FEATURES', 'AVATAR_VALUES', 'AVATAR_SHAPE', 'jars',
     'render_jars', 'shapes', 'render_shapes', 'ShapesData', 'SHAPE_CLASSES', 'SHAPE_COLOURS',
-    'read_idx', 'write_idx', 'mnist', 'fashion_mnist', 'digits', 'data_dir',
+    'caption_shapes', 'encode_captions', 'caption_attributes', 'caption_of', 'CaptionedShapes',
+    'HOLDOUT', 'load_captioned_images', 'read_idx', 'write_idx', 'mnist', 'fashion_mnist', 'digits', 'data_dir',
     'DatasetUnavailableError', 'CharTokenizer', 'SequenceTask', 'addition_task', 'sort_task',
     'load_points', 'load_images', 'load_categories', 'load_text', 'DataFileError',
 ]

@@ -12,6 +12,7 @@ discrete       log_likelihood, kl_divergence, total_variation; nats <-> bits per
 memorisation   nearest_training_distance
 scores         inception_score, mode_score (on a classifier's p(y|x))
 wasserstein    wasserstein_distance (exact in 1-D, sliced in more dimensions)
+attributes     train_attribute_classifiers, attribute_accuracy (prompted attributes), recall_at_1
 """
 from .two_sample import *      # noqa: F401,F403
 from .frechet import *         # noqa: F401,F403
@@ -21,3 +22,4 @@ from .discrete import *        # noqa: F401,F403
 from .memorisation import *    # noqa: F401,F403
 from .scores import *          # noqa: F401,F403
 from .wasserstein import *     # noqa: F401,F403
+from .attributes import *      # noqa: F401,F403

@@ -15,7 +15,7 @@ from .objectives import PREDICTIONS, WEIGHTINGS, to_eps, to_x0, target, loss_wei
 from .samplers import (ddpm_step, ddpm_sample, ddim_timesteps, ddim_step, ddim_sample,
                        ddim_encode, denoise, sde_sample, ode_drift, ode_sample,
                        ode_log_likelihood, inpaint, cfg_combine)
-from .networks import TimeEmbedding, MLPDenoiser, UNet, ResBlock, AttentionBlock
+from .networks import TimeEmbedding, MLPDenoiser, UNet, ResBlock, AttentionBlock, CrossAttentionBlock
 from .model import DiffusionConfig, Diffusion
 from .distill import student_times, batch_eps_fn, distill_target
 from .conditioning import TextCondition, concat_conditions
