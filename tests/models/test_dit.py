@@ -249,3 +249,24 @@ def test_dit_runs_on_every_device(device):
     out = net(sg.tensor(x, device=device), sg.tensor(t, device=device), moved)
     assert out.device == device
     np.testing.assert_allclose(out.numpy(), ref, rtol=1e-10, atol=1e-12)
+
+
+def test_cross_attention_weights_for_word_maps():
+    """keep_weights stores each block's cross-attention weights (B, N, L): rows sum to 1
+    and padded tokens get weight 0; off by default."""
+    rng = np.random.default_rng(5)
+    net = wake_up(tiny_dit(depth=2), rng)
+    cond = text_cond(rng, pad_last=(1, 0))
+    x, t = sg.tensor(rng.standard_normal((2, 2, 4, 4))), sg.tensor([5.0, 40.0], dtype=sg.float64)
+    blocks = net.cross_attention_blocks()
+    assert len(blocks) == 2
+    net(x, t, cond)
+    assert all(b.weights is None for b in blocks)
+    for b in blocks:
+        b.keep_weights = True
+    net(x, t, cond)
+    for b in blocks:
+        w = b.weights.numpy()
+        assert w.shape == (2, 4, 4)                       # (B, N tokens, L words)
+        np.testing.assert_allclose(w.sum(-1), 1.0, rtol=1e-12)
+        assert not w[0, :, -1].any() and (w[1] > 0).all()
