@@ -10,10 +10,10 @@ Structure, for x (B, C, H, W), patch p, N = (H/p)(W/p) tokens of width d:
     h = patchify(x) W_in + pos                      (B, N, d)   pos: fixed 2-D sin-cos or learned
     c = TimeEmbedding(t [, y]) + W_pool pooled      (B, d)      the conditioning vector
     for each block (adaLN-Zero):
-        (β₁, γ₁, α₁, [β_x, γ_x, α_x,] β₂, γ₂, α₂) = W_ada SiLU(c) + b_ada     W_ada, b_ada = 0 at init
-        h = h + α₁ · Attn(LN(h)(1 + γ₁) + β₁)                        bidirectional gpt SelfAttention
-        h = h + α_x · CrossAttn(LN(h)(1 + γ_x) + β_x, cond.tokens)  optional, padding hidden
-        h = h + α₂ · MLP(LN(h)(1 + γ₂) + β₂)                         gpt MLP
+        (β₁, γ₁, α₁, [β_x, γ_x, α_x,] β₂, γ₂, α₂) = W_ada SiLU(c) + b_ada   (0 at init)
+        h = h + α₁ · Attn(LN(h)(1 + γ₁) + β₁)              bidirectional gpt SelfAttention
+        h = h + α_x · CrossAttn(LN(h)(1 + γ_x) + β_x, tokens)   optional, padding hidden
+        h = h + α₂ · MLP(LN(h)(1 + γ₂) + β₂)               gpt MLP
     out = unpatchify((LN(h)(1 + γ) + β) W_out)      (B, C, H, W)  W_out = 0 at init
 
 LN has no learned scale or shift (the condition supplies them). The gates α start at 0,
