@@ -196,3 +196,77 @@ def test_short_training_lowers_the_loss():
         losses.append(loss.item())
     assert np.mean(losses[:5]) > 0.8 and np.mean(losses[-30:]) < 0.15, \
         (np.mean(losses[:5]), np.mean(losses[-30:]))
+
+
+def test_diffusion_config_builds_a_dit():
+    """DiffusionConfig(arch='dit'): Diffusion's loss (with label dropout) and sampler run
+    through the DiT; hidden is its width."""
+    sg.manual_seed(0)
+    m = D.Diffusion(D.DiffusionConfig(data_shape=(1, 8, 4), arch='dit', patch=2, hidden=16,
+                                      depth=1, heads=2, time_dim=8, num_classes=2, T=20))
+    assert isinstance(m.net, D.DiT) and m.net.num_tokens == 8
+    loss = m.loss(sg.randn(3, 1, 8, 4), sg.tensor([0, 1, 1]))
+    assert loss.shape == () and abs(loss.item() - 1.0) < 1.0      # zero output at init: ~E ε²
+    x = m.sample(2, steps=3, y=sg.tensor([0, 1]), w=2.0)
+    assert x.shape == (2, 1, 8, 4) and np.isfinite(x.numpy()).all()
+    with pytest.raises(ValueError, match="DiffusionConfig: arch 'dit' does not fit"):
+        D.DiffusionConfig(data_shape=(4,), arch='dit')
+
+
+def test_zero_init_wakes_up_from_the_output():
+    """With adaLN-Zero and a zero output layer the first gradient reaches only the output
+    layer; after one step the gates and the patch embedding (through the identity blocks)
+    get gradients; after two steps every parameter does (docs/dit.md)."""
+    sg.manual_seed(0)
+    net = D.DiT(1, 4, patch=2, width=8, depth=2, heads=2, num_classes=2)
+    opt = sg.optim.Adam(net.parameters(), lr=1e-2)
+    schedule = D.Schedule('cosine', 100)
+    x0, y = sg.randn(8, 1, 4, 4), sg.tensor(np.arange(8) % 2)
+    seen = []
+    for _ in range(3):
+        loss = D.diffusion_loss(net, schedule, x0, 'eps', y)
+        opt.zero_grad()
+        loss.backward()
+        seen.append({n for n, p in net.named_parameters()
+                     if p.grad is not None and np.abs(p.grad.numpy()).max() > 0})
+        opt.step()
+    assert seen[0] == {'final.linear.weight', 'final.linear.bias'}
+    assert seen[1] == seen[0] | {'final.ada.weight', 'final.ada.bias', 'patch_embed.weight',
+                                 'patch_embed.bias'} | {f"blocks.{i}.ada.{k}" for i in range(2)
+                                                        for k in ('weight', 'bias')}
+    assert seen[2] == {n for n, _ in net.named_parameters()}
+
+
+def test_dit_runs_on_every_device(device):
+    """The same numbers on every device (no host leaks; 'emu' refuses what CuPy refuses)."""
+    rng = np.random.default_rng(4)
+    net = wake_up(tiny_dit(), rng)
+    cond = text_cond(rng)
+    x, t = rng.standard_normal((2, 2, 4, 4)), np.array([5.0, 40.0])
+    ref = net(sg.tensor(x), sg.tensor(t), cond).numpy()
+    net.to(device)
+    moved = D.TextCondition(*(sg.tensor(a.numpy(), device=device) for a in cond))
+    out = net(sg.tensor(x, device=device), sg.tensor(t, device=device), moved)
+    assert out.device == device
+    np.testing.assert_allclose(out.numpy(), ref, rtol=1e-10, atol=1e-12)
+
+
+def test_cross_attention_weights_for_word_maps():
+    """keep_weights stores each block's cross-attention weights (B, N, L): rows sum to 1
+    and padded tokens get weight 0; off by default."""
+    rng = np.random.default_rng(5)
+    net = wake_up(tiny_dit(depth=2), rng)
+    cond = text_cond(rng, pad_last=(1, 0))
+    x, t = sg.tensor(rng.standard_normal((2, 2, 4, 4))), sg.tensor([5.0, 40.0], dtype=sg.float64)
+    blocks = net.cross_attention_blocks()
+    assert len(blocks) == 2
+    net(x, t, cond)
+    assert all(b.weights is None for b in blocks)
+    for b in blocks:
+        b.keep_weights = True
+    net(x, t, cond)
+    for b in blocks:
+        w = b.weights.numpy()
+        assert w.shape == (2, 4, 4)                       # (B, N tokens, L words)
+        np.testing.assert_allclose(w.sum(-1), 1.0, rtol=1e-12)
+        assert not w[0, :, -1].any() and (w[1] > 0).all()

@@ -10,10 +10,10 @@ Structure, for x (B, C, H, W), patch p, N = (H/p)(W/p) tokens of width d:
     h = patchify(x) W_in + pos                      (B, N, d)   pos: fixed 2-D sin-cos or learned
     c = TimeEmbedding(t [, y]) + W_pool pooled      (B, d)      the conditioning vector
     for each block (adaLN-Zero):
-        (β₁, γ₁, α₁, [β_x, γ_x, α_x,] β₂, γ₂, α₂) = W_ada SiLU(c) + b_ada     W_ada, b_ada = 0 at init
-        h = h + α₁ · Attn(LN(h)(1 + γ₁) + β₁)                        bidirectional gpt SelfAttention
-        h = h + α_x · CrossAttn(LN(h)(1 + γ_x) + β_x, cond.tokens)  optional, padding hidden
-        h = h + α₂ · MLP(LN(h)(1 + γ₂) + β₂)                         gpt MLP
+        (β₁, γ₁, α₁, [β_x, γ_x, α_x,] β₂, γ₂, α₂) = W_ada SiLU(c) + b_ada   (0 at init)
+        h = h + α₁ · Attn(LN(h)(1 + γ₁) + β₁)              bidirectional gpt SelfAttention
+        h = h + α_x · CrossAttn(LN(h)(1 + γ_x) + β_x, tokens)   optional, padding hidden
+        h = h + α₂ · MLP(LN(h)(1 + γ₂) + β₂)               gpt MLP
     out = unpatchify((LN(h)(1 + γ) + β) W_out)      (B, C, H, W)  W_out = 0 at init
 
 LN has no learned scale or shift (the condition supplies them). The gates α start at 0,
@@ -92,7 +92,9 @@ def modulate(h, shift, scale):
 class AdaLNZeroBlock(nn.Module):
     """One DiT block: self-attention [, cross-attention], MLP, each a residual branch
     whose LayerNorm shift β, scale γ and output gate α are regressed from c (zero at
-    init, so the block starts as the identity). x (B, N, d), c (B, d)."""
+    init, so the block starts as the identity). x (B, N, d), c (B, d). With
+    ``keep_weights`` the cross-attention weights (B, N, L), averaged over heads, are kept
+    in ``weights`` (for per-word attention maps, as the U-Net's CrossAttentionBlock)."""
 
     def __init__(self, config, context_dim=None):
         super().__init__()
@@ -108,6 +110,7 @@ class AdaLNZeroBlock(nn.Module):
         self.mlp = MLP(config)
         self.n_branches = 3 if self.cross is not None else 2
         self.ada = nn.Linear(d, 3 * self.n_branches * d)     # (β, γ, α) per branch
+        self.keep_weights, self.weights = False, None
         nn.init.zeros_(self.ada.weight)
         nn.init.zeros_(self.ada.bias)
 
@@ -118,7 +121,9 @@ class AdaLNZeroBlock(nn.Module):
         if self.cross is not None and tokens is not None:
             shift, scale, gate = mods[3:6]
             q = modulate(self.norm_cross(x), shift, scale)
-            h, _ = self.cross(q, tokens, tokens, key_padding_mask=padding, need_weights=False)
+            h, w = self.cross(q, tokens, tokens, key_padding_mask=padding,
+                              need_weights=self.keep_weights)
+            self.weights = w.detach() if self.keep_weights else None
             x = x + gate.unsqueeze(1) * h
         shift, scale, gate = mods[-3:]
         return x + gate.unsqueeze(1) * self.mlp(modulate(self.norm2(x), shift, scale))
@@ -242,6 +247,10 @@ class DiT(nn.Module):
         for block in self.blocks:
             h = block(h, c, tokens, padding)
         return unpatchify(self.final(h, c), self.patch, self.in_channels, self.input_size)
+
+    def cross_attention_blocks(self):
+        """The blocks that attend to the text (each has ``keep_weights`` / ``weights``)."""
+        return [b for b in self.blocks if b.cross is not None]
 
     def extra_repr(self):
         return (f"in_channels={self.in_channels}, input_size={self.input_size}, "
