@@ -397,7 +397,7 @@ def main():
     t0 = time.process_time()
     clip_losses = train_clip(clip, train.images, train.captions, steps=args.clip_steps,
                              seed=args.seed, cpu_budget=args.stage_cpu,
-                             progress=Progress(args.clip_steps, 'clip'))
+                             progress=Progress(args.clip_steps, 'clip'))['loss']
     clip.eval()
     clip_cpu = time.process_time() - t0
 
