@@ -142,3 +142,29 @@ def test_ddpm_images_checkpoint_round_trip(tmp_path):
     fd = [json.loads((tmp_path / d / 'metrics.json').read_text())['results']['w=1']['fd']
           for d in ('a', 'b')]
     assert fd[0] == pytest.approx(fd[1], rel=1e-6), fd
+
+
+def test_text_to_image_prompt_from_checkpoint(tmp_path):
+    """Training saves one checkpoint; --prompt loads it (no training) and writes n images
+    for the prompt; an unknown word or an over-long prompt is refused by name."""
+    demo = ROOT / 'demos' / 'text_to_image.py'
+    _run_quick(demo, tmp_path / 'a')
+    ckpt = tmp_path / 'a' / 'text_to_image_checkpoint.npz'
+    stdout = _run_quick(demo, tmp_path / 'b', '--checkpoint', str(ckpt),
+                        '--prompt', 'large green triangle', '--n', '5')
+    assert '[clip] step' not in stdout and '[unet] step' not in stdout
+    with np.load(tmp_path / 'b' / 'samples.npz') as f:
+        assert f['samples'].shape == (5, 3, 16, 16)
+    assert list((tmp_path / 'b').glob('prompt_*.png'))
+    _run_quick(demo, tmp_path / 'd', '--checkpoint', str(ckpt), '--figures-only')
+    assert (tmp_path / 'd' / 'cross_attention.png').exists()
+    for prompt, message in (('large green hexagon', "unknown word 'hexagon'"),
+                            ('a very large green triangle', 'at most 3 words')):
+        bad = _run(demo, tmp_path / 'c', '--checkpoint', str(ckpt), '--prompt', prompt)
+        assert bad.returncode == 2 and message in bad.stderr, bad.stderr[-500:]
+
+
+def test_text_to_image_dit_quick(tmp_path):
+    """--denoiser dit trains the DiT in the same pipeline."""
+    _run_quick(ROOT / 'demos' / 'text_to_image.py', tmp_path, '--denoiser', 'dit')
+    assert json.loads((tmp_path / 'metrics.json').read_text())['denoiser'] == 'dit'

@@ -15,3 +15,5 @@ from .diffusion import Diffusion, DiffusionConfig
 from . import rlhf
 from . import clip
 from .clip import CLIP, CLIPConfig
+from . import latent_diffusion
+from .latent_diffusion import LatentDiffusion, LatentDiffusionConfig

@@ -20,7 +20,11 @@ with E[L_1] = ELBO ≤ E[L_k] ≤ E[L_{k+1}] → log p_θ(x). The derivation, wh
 computes which term, and measured results: docs/vae.md.
 
 ``VAEConfig`` picks the networks: an MLP on flattened x (2-D points or images) or
-stride-2 convolutions (images), and the decoder likelihood. Training is
+stride-2 convolutions (images), and the decoder likelihood. With ``latent_shape=(C, h, w)``
+(arch 'conv') the latent is a small image itself: the encoder is fully convolutional and
+outputs (2C, h, w) (μ and log σ² per latent pixel), the decoder maps (C, h, w) back to x
+with convolutions only, and the KL sums over all C·h·w latent dimensions. That is the
+autoencoder a latent diffusion model runs in (docs/text_to_image.md). Training is
 ``loss = vae.loss(batch); loss.backward(); opt.step()``, written out in the demos
 (demos/vae_jars.py, demos/vae_images.py).
 """
@@ -56,6 +60,10 @@ class VAEConfig:
     decoder_std: Gaussian σ of p(x|z): a fixed number, or 'learned' (one log σ per data
         dimension, a parameter, floored at ``min_std``).
     beta: weight of the KL term in the training loss (1 gives the ELBO).
+    latent_shape: None (a flat latent of ``latent_dim`` numbers) or (C, h, w), a spatial
+        latent for arch 'conv', with h, w the image size after the stride-2 stages
+        (H / 2^len(channels)); latent_dim is then C·h·w. ``conv_depth`` extra 3x3
+        conv + ReLU layers follow each stride-2 stage (and precede each upsampling one).
     """
     data_shape: tuple = (1, 16, 16)
     latent_dim: int = 16
@@ -66,6 +74,8 @@ class VAEConfig:
     decoder_std: object = 'learned'
     min_std: float = 1e-3
     beta: float = 1.0
+    latent_shape: object = None
+    conv_depth: int = 0
 
     def __post_init__(self):
         who = 'VAEConfig'
@@ -91,6 +101,23 @@ class VAEConfig:
                              f"{self.decoder_std!r}")
         self.min_std = checks.number(self.min_std, 'min_std', who, low=0, low_open=True)
         self.beta = checks.number(self.beta, 'beta', who, low=0)
+        self.conv_depth = checks.nonnegative_int(self.conv_depth, 'conv_depth', who)
+        if self.latent_shape is not None:
+            self.latent_shape = checks.int_tuple(self.latent_shape, 'latent_shape', who)
+            if self.arch != 'conv' or len(self.latent_shape) != 3:
+                raise ValueError(f"{who}: a spatial latent_shape (C, h, w) needs arch='conv', "
+                                 f"got arch={self.arch!r}, latent_shape={self.latent_shape}")
+            hw = tuple(_conv_sizes(self)[-1])
+            if tuple(self.latent_shape[1:]) != hw:
+                raise ValueError(f"{who}: latent_shape {self.latent_shape} must have the spatial "
+                                 f"size {hw} that {len(self.channels)} stride-2 stages give "
+                                 f"for data_shape {self.data_shape}")
+            self.latent_dim = math.prod(self.latent_shape)
+
+    @property
+    def z_shape(self):
+        """The shape of one z: (latent_dim,) or the spatial latent_shape (C, h, w)."""
+        return (self.latent_dim,) if self.latent_shape is None else tuple(self.latent_shape)
 
     @property
     def data_size(self):
@@ -126,12 +153,31 @@ def _conv_sizes(config):
     return sizes
 
 
+def _conv_stack(c, depth):
+    """``depth`` 3x3 conv + ReLU layers at a constant width c."""
+    layers = []
+    for _ in range(depth):
+        layers += [nn.Conv2d(c, c, 3, padding=1), nn.ReLU()]
+    return layers
+
+
 class Encoder(nn.Module):
     """x (N, *data_shape) -> (N, out_features): features (flatten, or stride-2 convs),
-    then an MLP. The VAE asks for 2d outputs (μ and log σ²), the Autoencoder for d."""
+    then an MLP. The VAE asks for 2d outputs (μ and log σ²), the Autoencoder for d.
+    With a spatial ``latent_shape`` (C, h, w): stride-2 convs, then a 3x3 conv to
+    ``out_channels`` (2C for the VAE), no dense layers: (N, out_channels, h, w)."""
 
-    def __init__(self, config, out_features):
+    def __init__(self, config, out_features, out_channels=None):
         super().__init__()
+        if config.latent_shape is not None:
+            layers, c_in = [], config.data_shape[0]
+            for c_out in config.channels:
+                layers += [nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), nn.ReLU()]
+                layers += _conv_stack(c_out, config.conv_depth)
+                c_in = c_out
+            self.features = nn.Sequential(*layers)
+            self.head = nn.Conv2d(c_in, out_channels, 3, padding=1)
+            return
         if config.arch == 'mlp':
             self.features = nn.Flatten()
             n_features = config.data_size
@@ -156,6 +202,18 @@ class Decoder(nn.Module):
     def __init__(self, config):
         super().__init__()
         self.data_shape = config.data_shape
+        self.spatial = config.latent_shape is not None
+        if self.spatial:        # fully convolutional: 3x3 conv in, then the mirror image
+            self.sizes = _conv_sizes(config)[::-1]
+            c = config.channels[::-1]
+            self.body = nn.Sequential(nn.Conv2d(config.latent_shape[0], c[0], 3, padding=1),
+                                      nn.ReLU(), *_conv_stack(c[0], config.conv_depth))
+            outs = c[1:] + (config.data_shape[0],)
+            self.deconvs = nn.ModuleList([nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1)
+                                          for c_in, c_out in zip(c, outs)])
+            self.refine = nn.ModuleList([nn.Sequential(*_conv_stack(c_out, config.conv_depth))
+                                         for c_out in outs[:-1]])
+            return
         widths = (config.latent_dim,) + config.hidden[::-1]
         if config.arch == 'mlp':
             self.body = _mlp(widths + (config.data_size,))
@@ -179,13 +237,17 @@ class Decoder(nn.Module):
             h = deconv(h, output_size=self.sizes[i + 1])
             if i < len(self.deconvs) - 1:
                 h = h.relu()
+                if self.spatial:
+                    h = self.refine[i](h)
         return h
 
 
 # ----------------------------------------------------------------------------- models
 def gaussian_kl(mu, logvar):
     """KL( N(μ, diag exp(logvar)) ‖ N(0, I) ) = ½ Σ_j (μ_j² + σ_j² − log σ_j² − 1), over
-    the last axis."""
+    the last axis (over all axes after the first for a spatial latent (N, C, h, w))."""
+    if mu.ndim > 2:
+        mu, logvar = mu.reshape(mu.shape[0], -1), logvar.reshape(logvar.shape[0], -1)
     return 0.5 * (mu * mu + logvar.exp() - logvar - 1.0).sum(axis=-1)
 
 
@@ -225,10 +287,10 @@ class _LatentVariableModel(nn.Module):
 
     def decode(self, z):
         """The mean of p(x | z): probabilities (Bernoulli) or the Gaussian mean; (N, *data_shape)."""
-        d = self.config.latent_dim
-        if z.ndim != 2 or z.shape[1] != d:
-            raise ValueError(f"{type(self).__name__}.decode: expected z of shape (N, {d}), "
-                             f"got {z.shape}")
+        zs = self.config.z_shape
+        if z.ndim != len(zs) + 1 or tuple(z.shape[1:]) != zs:
+            raise ValueError(f"{type(self).__name__}.decode: expected z of shape (N, "
+                             f"{', '.join(map(str, zs))}), got {z.shape}")
         out = self.decoder(z)
         return sigmoid(out) if self.config.likelihood == 'bernoulli' else out
 
@@ -245,14 +307,17 @@ class VAE(_LatentVariableModel):
 
     def __init__(self, config=None, **overrides):
         super().__init__(config, overrides)
-        self.encoder = Encoder(self.config, 2 * self.config.latent_dim)
-        self.decoder = Decoder(self.config)
+        cfg = self.config
+        spatial_c = None if cfg.latent_shape is None else 2 * cfg.latent_shape[0]
+        self.encoder = Encoder(cfg, 2 * cfg.latent_dim, spatial_c)
+        self.decoder = Decoder(cfg)
 
     def encode(self, x):
-        """q(z | x): (μ, log σ²), each (N, d)."""
+        """q(z | x): (μ, log σ²), each (N, d), or (N, C, h, w) for a spatial latent."""
         self._check_x(x, 'encode')
         h = self.encoder(x)
-        d = self.config.latent_dim
+        d = self.config.latent_dim if self.config.latent_shape is None \
+            else self.config.latent_shape[0]
         return h[:, :d], h[:, d:]
 
     @staticmethod
@@ -287,7 +352,8 @@ class VAE(_LatentVariableModel):
         k = checks.positive_int(k, 'k', 'VAE.log_likelihood')
         with no_grad():
             mu, logvar = self.encode(x)
-            n, d = mu.shape
+            n, d, zs = mu.shape[0], self.config.latent_dim, self.config.z_shape
+            mu, logvar = mu.reshape(n, d), logvar.reshape(n, d)
             batch_k = batch_k or max(1, min(k, 4096 // max(n, 1)))
             sigma = (0.5 * logvar).exp()
             parts = []
@@ -296,7 +362,7 @@ class VAE(_LatentVariableModel):
                 eps = randn(m, n, d, dtype=mu.dtype, device=mu.device)
                 z = mu + sigma * eps                                         # (m, N, d)
                 x_rep = x.unsqueeze(0).expand((m,) + x.shape).reshape((m * n,) + x.shape[1:])
-                log_px_z = self.log_px_given_z(x_rep, self.decoder(z.reshape(m * n, d)))
+                log_px_z = self.log_px_given_z(x_rep, self.decoder(z.reshape((m * n,) + zs)))
                 log_pz = -0.5 * (z * z + LOG_2PI).sum(axis=-1)
                 log_qz = -0.5 * (eps * eps + logvar + LOG_2PI).sum(axis=-1)   # (z−μ)/σ = ε
                 log_w = log_px_z.reshape(m, n) + log_pz - log_qz
@@ -307,7 +373,7 @@ class VAE(_LatentVariableModel):
         """n draws of x: decode z ~ N(0, I); ``mean=True`` gives the mean of p(x|z)
         (the usual picture), ``mean=False`` a sample from it."""
         p = next(self.parameters())
-        z = randn(n, self.config.latent_dim, dtype=p.dtype, device=p.device)
+        z = randn(n, *self.config.z_shape, dtype=p.dtype, device=p.device)
         with no_grad():
             return self.decode(z) if mean else self._draw_x(z)
 
@@ -333,8 +399,8 @@ class VAE(_LatentVariableModel):
         with no_grad():
             mu0, mu1 = self.encode(x0)[0], self.encode(x1)[0]
             t = [i / (steps - 1) for i in range(steps)] if steps > 1 else [0.0]
-            z = stack([mu0 * (1.0 - a) + mu1 * a for a in t], axis=1)         # (N, steps, d)
-            out = self.decode(z.reshape(-1, mu0.shape[1]))
+            z = stack([mu0 * (1.0 - a) + mu1 * a for a in t], axis=1)         # (N, steps, *z)
+            out = self.decode(z.reshape((-1,) + tuple(mu0.shape[1:])))
             return out.reshape((len(x0), steps) + tuple(self.config.data_shape))
 
 
@@ -346,8 +412,10 @@ class Autoencoder(_LatentVariableModel):
 
     def __init__(self, config=None, **overrides):
         super().__init__(config, overrides)
-        self.encoder = Encoder(self.config, self.config.latent_dim)
-        self.decoder = Decoder(self.config)
+        cfg = self.config
+        self.encoder = Encoder(cfg, cfg.latent_dim,
+                               None if cfg.latent_shape is None else cfg.latent_shape[0])
+        self.decoder = Decoder(cfg)
 
     def encode(self, x):
         self._check_x(x, 'encode')

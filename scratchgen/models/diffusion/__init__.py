@@ -8,13 +8,15 @@ networks     MLPDenoiser (2-D points), UNet (images), TimeEmbedding
 model        DiffusionConfig, Diffusion (schedule + network + loss + eps_fn + sample)
 distill      progressive distillation: student_times, batch_eps_fn, distill_target
 conditioning TextCondition (tokens, padding, pooled): what a text-conditioned denoiser reads
+dit          DiT: a transformer on patches with adaLN-Zero conditioning; patchify, unpatchify
 """
 from .schedule import Schedule
 from .objectives import PREDICTIONS, WEIGHTINGS, to_eps, to_x0, target, loss_weight, diffusion_loss
 from .samplers import (ddpm_step, ddpm_sample, ddim_timesteps, ddim_step, ddim_sample,
                        ddim_encode, denoise, sde_sample, ode_drift, ode_sample,
                        ode_log_likelihood, inpaint, cfg_combine)
-from .networks import TimeEmbedding, MLPDenoiser, UNet, ResBlock, AttentionBlock
+from .networks import TimeEmbedding, MLPDenoiser, UNet, ResBlock, AttentionBlock, CrossAttentionBlock
 from .model import DiffusionConfig, Diffusion
 from .distill import student_times, batch_eps_fn, distill_target
 from .conditioning import TextCondition, concat_conditions
+from .dit import DiT, patchify, unpatchify

@@ -17,6 +17,7 @@ from ...checks import positive_int, number, one_of
 from .schedule import Schedule
 from .objectives import PREDICTIONS, WEIGHTINGS, diffusion_loss, to_eps
 from .networks import MLPDenoiser, UNet
+from .dit import DiT
 from . import samplers
 
 __all__ = ['DiffusionConfig', 'Diffusion']
@@ -24,11 +25,13 @@ __all__ = ['DiffusionConfig', 'Diffusion']
 
 @dataclass
 class DiffusionConfig:
-    """data_shape: (D,) for points (arch 'mlp') or (C, H, W) for images (arch 'unet').
+    """data_shape: (D,) for points (arch 'mlp') or (C, H, W) for images (arch 'unet' or
+    'dit').
     T, schedule ('linear' | 'cosine'): the noise schedule. prediction: what the network
     outputs ('eps', 'v' or 'x0'); weighting ('none' | 'min_snr', with snr_gamma): the
     per-time loss weight (objectives.loss_weight). hidden/depth/time_dim: the MLP. channels,
-    channel_mults, num_res_blocks, groups, heads: the U-Net. num_classes: a
+    channel_mults, num_res_blocks, groups, heads: the U-Net. patch, hidden (width), depth,
+    heads, time_dim: the DiT (dit.py, docs/dit.md). num_classes: a
     class-conditional model (labels 0..num_classes − 1) trained with the label dropped
     with probability p_uncond."""
     data_shape: tuple = (2,)
@@ -46,6 +49,7 @@ class DiffusionConfig:
     num_res_blocks: int = 1
     groups: int = 8
     heads: int = 4
+    patch: int = 2
     num_classes: object = None
     p_uncond: float = 0.1
 
@@ -57,10 +61,10 @@ class DiffusionConfig:
         one_of(self.prediction, PREDICTIONS, 'prediction', who)
         one_of(self.weighting, WEIGHTINGS, 'weighting', who)
         number(self.snr_gamma, 'snr_gamma', who, 0, low_open=True)
-        one_of(self.arch, ('mlp', 'unet'), 'arch', who)
+        one_of(self.arch, ('mlp', 'unet', 'dit'), 'arch', who)
         if (self.arch == 'mlp') != (len(self.data_shape) == 1):
             raise ValueError(f"{who}: arch {self.arch!r} does not fit data_shape "
-                             f"{self.data_shape} (mlp: (D,), unet: (C, H, W))")
+                             f"{self.data_shape} (mlp: (D,), unet and dit: (C, H, W))")
         if self.num_classes is not None:
             positive_int(self.num_classes, 'num_classes', who)
         number(self.p_uncond, 'p_uncond', who, 0, 1)
@@ -73,6 +77,9 @@ class Diffusion(nn.Module):
         self.schedule = Schedule(c.schedule, c.T)
         if c.arch == 'mlp':
             self.net = MLPDenoiser(c.data_shape[0], c.hidden, c.depth, c.time_dim, c.num_classes)
+        elif c.arch == 'dit':
+            self.net = DiT(c.data_shape[0], c.data_shape[1:], c.patch, c.hidden, c.depth, c.heads,
+                           num_classes=c.num_classes, time_dim=c.time_dim)
         else:
             self.net = UNet(c.data_shape[0], c.channels, c.channel_mults, c.num_res_blocks,
                             c.groups, c.heads, c.num_classes)
