@@ -282,8 +282,25 @@ def trajectory(ldm, prompts, w, steps, seed, path, show=6):
         rows.append(ldm.decode_latents(frames[i][2]).numpy())
     grid = np.stack(rows, 1).reshape((-1,) + rows[0].shape[1:])      # prompt-major
     sg.viz.image_grid(grid, nrow=2 * len(pick), path=path,
-                      title='decoded z_t at t = ' + ', '.join(str(frames[i][0]) for i in pick)
-                      + ' | then the predicted x̂₀ at the same steps')
+                      title='t = ' + ', '.join(str(frames[i][0]) for i in pick)
+                      + ':\ndecoded z_t (left half), predicted x̂₀ (right half)')
+
+
+def draw_figures(ldm, args, out):
+    """The prompt x seed grid, the held-out grid, the cross-attention maps and the
+    denoising trajectory, at guidance weight ``args.w``; returns the attention maps."""
+    show = list(TRAIN_CAPTIONS[::7])[:8]
+    prompt_grid(ldm, show, 8, args.w, args.steps, args.seed + 2,
+                os.path.join(out, 'prompt_seed_grid.png'),
+                f'seen prompts (rows) x seeds, w = {args.w:g}')
+    prompt_grid(ldm, list(HOLDOUT_CAPTIONS), 8, args.w, args.steps, args.seed + 3,
+                os.path.join(out, 'holdout_grid.png'),
+                f'held-out prompts (never trained on) x seeds, w = {args.w:g}')
+    maps = attention_maps(ldm, 'large green triangle', args.w, args.steps, args.seed + 4,
+                          os.path.join(out, 'cross_attention.png'))
+    trajectory(ldm, ['large green triangle', 'small red circle', 'medium blue square'], args.w,
+               args.steps, args.seed + 5, os.path.join(out, 'trajectory.png'))
+    return maps
 
 
 # ----------------------------------------------------------------------------- main
@@ -292,7 +309,7 @@ def main():
     p.add_argument('--prompt', default=None,
                    help='generate --n images for this prompt from the saved checkpoint')
     p.add_argument('--n', type=int, default=16, help='images for --prompt')
-    p.add_argument('--w', type=float, default=3.0, help='guidance weight for --prompt and figures')
+    p.add_argument('--w', type=float, default=2.0, help='guidance weight for --prompt and figures')
     p.add_argument('--checkpoint', default=None,
                    help=f'checkpoint to load (default OUT/{CHECKPOINT}) with --prompt')
     p.add_argument('--denoiser', default='unet', choices=['unet', 'dit'])
@@ -302,6 +319,8 @@ def main():
     p.add_argument('--dit-depth', type=int, default=4, help='DiT blocks')
     p.add_argument('--dit-patch', type=int, default=1, help='DiT patch size on the 4x4 latent')
     p.add_argument('--guidance', default='1,2,3,5', help='guidance weights to evaluate')
+    p.add_argument('--figures-only', action='store_true',
+                   help='redraw the figures from the checkpoint (no training, no evaluation)')
     p.add_argument('--clip-steps', type=int, default=800)
     p.add_argument('--vae-steps', type=int, default=2000)
     p.add_argument('--vae-beta', type=float, default=0.1, help='KL weight β of the latent VAE')
@@ -321,6 +340,15 @@ def main():
     out = ensure_out(args.out)
     ckpt = args.checkpoint or os.path.join(out, CHECKPOINT)
     t_start = time.time()
+
+    if args.figures_only:                           # ------------------ figures only
+        if not os.path.exists(ckpt):
+            p.error(f"no checkpoint at {ckpt}: run the demo once without --figures-only")
+        clip, vae, ldm, state = load_checkpoint(ckpt)
+        maps = draw_figures(ldm, args, out)
+        write_results(out, {'figures_only': True, 'w': args.w, 'seed': args.seed,
+                            'checkpoint': ckpt, 'cross_attention_maps': maps})
+        return
 
     if args.prompt is not None:                     # ------------------ sample only
         if not os.path.exists(ckpt):
@@ -369,7 +397,7 @@ def main():
     t0 = time.process_time()
     clip_losses = train_clip(clip, train.images, train.captions, steps=args.clip_steps,
                              seed=args.seed, cpu_budget=args.stage_cpu,
-                             progress=Progress(args.clip_steps, 'clip'))
+                             progress=Progress(args.clip_steps, 'clip'))['loss']
     clip.eval()
     clip_cpu = time.process_time() - t0
 
@@ -443,18 +471,7 @@ def main():
             samples = {'samples': np.concatenate([fake_seen, fake_hold]),
                        'prompts': np.array(seen_prompts + hold_prompts)}
 
-    # ------------------ figures
-    show = list(TRAIN_CAPTIONS[::7])[:8]
-    prompt_grid(ldm, show, 8, args.w, args.steps, args.seed + 2,
-                os.path.join(out, 'prompt_seed_grid.png'),
-                f'seen prompts (rows) x seeds, w = {args.w:g}')
-    prompt_grid(ldm, list(HOLDOUT_CAPTIONS), 8, args.w, args.steps, args.seed + 3,
-                os.path.join(out, 'holdout_grid.png'),
-                f'held-out prompts (never trained on) x seeds, w = {args.w:g}')
-    maps = attention_maps(ldm, 'large green triangle', args.w, args.steps, args.seed + 4,
-                          os.path.join(out, 'cross_attention.png'))
-    trajectory(ldm, ['large green triangle', 'small red circle', 'medium blue square'], args.w,
-               args.steps, args.seed + 5, os.path.join(out, 'trajectory.png'))
+    maps = draw_figures(ldm, args, out)
     sg.viz.image_grid(np.concatenate([real_seen.images[::args.per_prompt][:16], rec[::args.per_prompt][:16]]),
                       nrow=16, path=os.path.join(out, 'vae_reconstructions.png'),
                       title='real (top) and VAE reconstructions through the 4x4x4 latent (bottom)')

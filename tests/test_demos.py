@@ -72,6 +72,11 @@ def _rows(path):
     np.save(path, np.random.default_rng(0).integers(0, 3, (100, 4)))
 
 
+def _captioned(path, word='red'):
+    d = sg.data.caption_shapes(60, seed=0, size=8)
+    np.savez(path, images=d.images, captions=np.array([c.replace('red', word) for c in d.captions]))
+
+
 # demo -> (file name, write a good file, write a bad file)
 DATA_DEMOS = {
     'vae_images': ('imgs.npz', _images,
@@ -86,6 +91,7 @@ DATA_DEMOS = {
     'flow_images': ('imgs.npz', _images, lambda p: np.savez(p, images=np.full((120, 8, 8), 2.0))),
     'ddpm_toy2d': ('points.npy', _points, lambda p: np.save(p, np.zeros((100, 3)))),
     'ddpm_images': ('imgs.npz', _images, lambda p: np.savez(p, pictures=np.zeros((120, 8, 8)))),
+    'clip_shapes': ('caps.npz', _captioned, lambda p: _captioned(p, word='crimson')),
 }
 
 
@@ -150,6 +156,8 @@ def test_text_to_image_prompt_from_checkpoint(tmp_path):
     with np.load(tmp_path / 'b' / 'samples.npz') as f:
         assert f['samples'].shape == (5, 3, 16, 16)
     assert list((tmp_path / 'b').glob('prompt_*.png'))
+    _run_quick(demo, tmp_path / 'd', '--checkpoint', str(ckpt), '--figures-only')
+    assert (tmp_path / 'd' / 'cross_attention.png').exists()
     for prompt, message in (('large green hexagon', "unknown word 'hexagon'"),
                             ('a very large green triangle', 'at most 3 words')):
         bad = _run(demo, tmp_path / 'c', '--checkpoint', str(ckpt), '--prompt', prompt)

@@ -13,3 +13,5 @@ from .flows import Flow, FlowConfig, build_flow, PixelMADE
 from . import diffusion
 from .diffusion import Diffusion, DiffusionConfig
 from . import rlhf
+from . import latent_diffusion
+from .latent_diffusion import LatentDiffusion, LatentDiffusionConfig

@@ -23,7 +23,8 @@ Structure (shapes for B captions of L tokens, D = text width, E = joint dimensio
                   n_layer x gpt.Block(causal=False) with key_padding_mask
                   LayerNorm -> tokens (B, L, D) (zero at padding); pooled = tokens[:, 0]
                   (the <cls> token every caption starts with, data/captions.py)
-    ImageEncoder  images (B, 3, H, W) -> conv 3x3 -> [conv 3x3 stride 2] x k -> Linear (B, E)
+    ImageEncoder  images (B, 3, H, W) -> conv 3x3 -> [conv 3x3 stride 2] x k; the last map
+                  flattened and every map's spatial mean -> Linear -> ReLU -> Linear (B, E)
     CLIP          u = normalise(ImageEncoder(x)), v = normalise(pooled W_text)
 
 The maths, how the code maps onto it, and the measured results: docs/clip.md.
@@ -154,10 +155,12 @@ class TextEncoder(nn.Module):
 
 class ImageEncoder(nn.Module):
     """Images (B, C, H, W) -> (B, out_dim): a 3x3 conv, then a stride-2 3x3 conv for each
-    further entry of ``channels`` (each halves H and W), ReLUs between, then a Linear on
-    the flattened feature map."""
+    further entry of ``channels`` (each halves H and W), ReLUs between; the flattened
+    last feature map and the spatial mean of every layer's map (how much of each
+    feature the image holds: its ink, hence its size) go through a two-layer MLP."""
 
-    def __init__(self, in_channels=3, image_size=16, channels=(32, 64, 64), out_dim=64):
+    def __init__(self, in_channels=3, image_size=16, channels=(32, 64, 64), out_dim=64,
+                 hidden=128):
         super().__init__()
         self.in_channels, self.image_size = in_channels, image_size
         convs, c, h = [], in_channels, image_size
@@ -166,16 +169,20 @@ class ImageEncoder(nn.Module):
             convs.append(nn.Conv2d(c, width, 3, stride=stride, padding=1))
             c, h = width, (h - 1) // stride + 1
         self.convs = nn.ModuleList(convs)
-        self.fc = nn.Linear(c * h * h, out_dim)
+        self.fc = nn.Linear(c * h * h + sum(channels), hidden)
+        self.head = nn.Linear(hidden, out_dim)
 
     def forward(self, x):
         if x.ndim != 4 or tuple(x.shape[1:]) != (self.in_channels, self.image_size,
                                                  self.image_size):
             raise ValueError(f"ImageEncoder: images must have shape (B, {self.in_channels}, "
                              f"{self.image_size}, {self.image_size}), got {tuple(x.shape)}")
+        means = []
         for conv in self.convs:
             x = F.relu(conv(x))
-        return self.fc(x.reshape(x.shape[0], -1))
+            means.append(x.mean(axis=(2, 3)))                  # (B, channels) per layer
+        h = F.cat([x.reshape(x.shape[0], -1)] + means, axis=1)
+        return self.head(F.relu(self.fc(h)))
 
 
 # ----------------------------------------------------------------------------- objective
@@ -266,10 +273,11 @@ class CLIP(nn.Module):
 
 
 # ----------------------------------------------------------------------------- training
-def train_clip(model, images, captions, steps=1500, batch_size=128, lr=2e-3, weight_decay=0.05,
+def train_clip(model, images, captions, steps=3000, batch_size=256, lr=2e-3, weight_decay=0.05,
                seed=0, cpu_budget=None, progress=None):
     """Train ``model`` (a CLIP) on (images (N, C, H, W) host array, captions list of N
-    strings) with AdamW and a warmup-cosine schedule; returns the list of losses.
+    strings) with AdamW and a warmup-cosine schedule. Returns the history: a dict with
+    'loss' and 'temperature' (one value per step taken) and 'cpu_seconds'.
 
     Each step draws ``batch_size`` pairs at random and keeps one pair per distinct
     caption (two images of "small red circle" in one batch would be false negatives of
@@ -291,7 +299,7 @@ def train_clip(model, images, captions, steps=1500, batch_size=128, lr=2e-3, wei
     opt = optim.AdamW([{'params': decay, 'weight_decay': weight_decay},
                        {'params': rest, 'weight_decay': 0.0}], lr=lr)
     sched = optim.warmup_cosine(opt, max(1, steps // 20), steps)
-    t0, losses = time.process_time(), []
+    t0, losses, taus = time.process_time(), [], []
     for step in range(1, steps + 1):
         pick = rng.choice(len(x), size=min(batch_size, len(x)), replace=False)
         pick = pick[np.unique(caption_id[pick], return_index=True)[1]]    # one per caption
@@ -303,13 +311,14 @@ def train_clip(model, images, captions, steps=1500, batch_size=128, lr=2e-3, wei
         opt.step()
         sched.step()
         losses.append(loss.item())
+        taus.append(1.0 / model.scale().item())
         if not np.isfinite(losses[-1]):
             raise FloatingPointError(f"{who}: the loss became {losses[-1]} at step {step}")
         if progress is not None:
-            progress(step, loss=float(np.mean(losses[-20:])), tau=float(1 / model.scale().item()))
+            progress(step, loss=float(np.mean(losses[-20:])), tau=taus[-1])
         if cpu_budget is not None and time.process_time() - t0 > cpu_budget:
             break
-    return losses
+    return {'loss': losses, 'temperature': taus, 'cpu_seconds': time.process_time() - t0}
 
 
 def save_clip(model, path, **extra):

@@ -137,15 +137,15 @@ def test_checkpoint_round_trip(tmp_path):
 
 def test_short_run_learns():
     """200 steps of a small CLIP on 16x16 captioned shapes: the loss falls from about
-    log(55) = 4.0 to below 1.5, and zero-shot colour and shape accuracy over all 63
-    captions on fresh images are far above chance (1/7 and 1/3)."""
+    log(55) = 4.0 to below 1.5, and zero-shot shape, colour and size accuracy over all 63
+    captions on fresh images are far above chance (1/3, 1/7, 1/3): > 50%, 90%, 60%."""
     sg.manual_seed(0)
     m = CLIP(CLIPConfig(width=32, n_layer=1, n_head=2, channels=(16, 32), embed_dim=32))
     d = cap.caption_shapes(3000, seed=0)
-    losses = train_clip(m, d.images, d.captions, steps=200, batch_size=96, lr=3e-3, seed=0)
+    losses = train_clip(m, d.images, d.captions, steps=200, batch_size=96, lr=3e-3, seed=0)['loss']
     assert losses[0] > 3.5
     assert np.mean(losses[-20:]) < 1.5, np.mean(losses[-20:])
     e = cap.caption_shapes(400, seed=5)
     pred = cap.caption_attributes([cap.ALL_CAPTIONS[i] for i in m.zero_shot(e.images)])
     acc = (pred == e.attributes).mean(0)
-    assert acc[0] > 0.8 and acc[1] > 0.8, acc
+    assert acc[0] > 0.5 and acc[1] > 0.9 and acc[2] > 0.6, acc    # (shape, colour, size)
