@@ -22,10 +22,17 @@ interpreter's baseline RSS). The latent cases count the denoiser only: the VAE e
 each training image once (it can be cached) and decodes each sample once, after all the
 denoising steps.
 
+VAE (--parts vae): the extra cost of the latent route, with demos/text_to_image.py's
+conv VAE (channels (32, 64), conv_depth 1; latent 4x4x4 for 16x16, and the same layers with
+a 4x8x8 latent for 32x32): encoding the training batch of 32 (no grad; cacheable once per
+image) and decoding the 16 samples once (no grad), untrained weights (the cost does not
+depend on them). Written to latent_vs_pixel_vae.json.
+
 Attention: one bidirectional gpt SelfAttention (width 64, 4 heads, batch 4), forward and
 backward, at N = 16, 64, 256, 1024 positions (a 4x4 .. 32x32 grid at the attention level).
 
     OMP_NUM_THREADS=1 nice -n 10 python bench/latent_vs_pixel.py        # docs/dit.md numbers
+    OMP_NUM_THREADS=1 nice -n 10 python bench/latent_vs_pixel.py --parts vae   # + the VAE's cost
     python bench/latent_vs_pixel.py --quick                              # seconds, smoke run
 
 Writes docs/figures/latent_vs_pixel.json and docs/figures/latent_vs_pixel.png (or
@@ -136,6 +143,33 @@ def attention_case(N, repeats):
                 scores_mb=B * ATTN_HEADS * N * N * 4 / 2 ** 20)
 
 
+def vae_case(case, repeats):
+    from scratchgen.models.vae import VAE, VAEConfig
+    C, h, w = CASES[case]
+    size = 4 * h                                   # two stride-2 convs: 16 -> 4, 32 -> 8
+    sg.manual_seed(0)
+    vae = VAE(VAEConfig(data_shape=(3, size, size), arch='conv', channels=(32, 64),
+                        latent_shape=(C, h, w), conv_depth=1, beta=0.1, likelihood='bernoulli'))
+    vae.eval()
+    rng = np.random.default_rng(0)
+    x = sg.tensor(rng.random((BATCH, 3, size, size)).astype(np.float32))
+    z = sg.tensor(rng.standard_normal((N_SAMPLES, C, h, w)).astype(np.float32))
+
+    def encode():
+        with sg.no_grad():
+            vae.encode(x)
+
+    def decode():
+        with sg.no_grad():
+            vae.decode(z)
+
+    enc, dec = measure(encode, repeats), measure(decode, repeats)
+    return dict(case=case, image=(3, size, size), latent=(C, h, w),
+                params=sum(p.numel() for p in vae.parameters()),
+                encode_batch_cpu_s=enc[0], encode_batch_peak_mb=enc[2],
+                decode_samples_cpu_s=dec[0], decode_samples_peak_mb=dec[2])
+
+
 def draw(res, path):
     fig = sg.viz.new_figure(11, 3.6)
     axes = fig.subplots(1, 3)
@@ -176,7 +210,12 @@ def main():
     ap.add_argument('--nets', nargs='*', default=['unet', 'dit'], choices=['unet', 'dit'])
     ap.add_argument('--out-dir', default=os.path.join(ROOT, 'docs', 'figures'))
     ap.add_argument('--quick', action='store_true', help='one repeat, small attention sizes')
+    ap.add_argument('--parts', default='denoisers', choices=['denoisers', 'vae'],
+                    help="'denoisers': the table, attention and figure; 'vae': the VAE's encode "
+                         "and decode cost")
     args = ap.parse_args()
+    if args.parts == 'vae':
+        return main_vae(args)
     tokens = ATTN_TOKENS
     if args.quick:
         args.repeats, args.sample_repeats, tokens = 1, 1, ATTN_TOKENS[:2]
@@ -233,6 +272,23 @@ def main():
         json.dump(res, f, indent=1)
     draw(res, os.path.join(args.out_dir, 'latent_vs_pixel.png'))
     print(f"wrote {args.out_dir}/latent_vs_pixel.json and .png; load after {res['loadavg_after']}")
+
+
+def main_vae(args):
+    load = open('/proc/loadavg').read().split()[:3]
+    repeats = 1 if args.quick else args.repeats
+    rows = [vae_case(case, repeats) for case in ('latent16', 'latent32')]
+    print(f"VAE, median of {repeats} runs, process CPU time; load {load}")
+    for r in rows:
+        print(f"{'x'.join(map(str, r['image']))} -> {'x'.join(map(str, r['latent']))} "
+              f"({r['params']:,} params): encode {BATCH} images {r['encode_batch_cpu_s'] * 1e3:.1f} "
+              f"ms ({r['encode_batch_peak_mb']:.1f} MB), decode {N_SAMPLES} samples "
+              f"{r['decode_samples_cpu_s'] * 1e3:.1f} ms ({r['decode_samples_peak_mb']:.1f} MB)")
+    os.makedirs(args.out_dir, exist_ok=True)
+    with open(os.path.join(args.out_dir, 'latent_vs_pixel_vae.json'), 'w') as f:
+        json.dump(dict(command=' '.join(['python', 'bench/latent_vs_pixel.py'] + sys.argv[1:]),
+                       repeats=repeats, loadavg_before=load,
+                       loadavg_after=open('/proc/loadavg').read().split()[:3], vae=rows), f, indent=1)
 
 
 if __name__ == '__main__':
