@@ -136,3 +136,19 @@ def test_ddpm_images_checkpoint_round_trip(tmp_path):
     fd = [json.loads((tmp_path / d / 'metrics.json').read_text())['results']['w=1']['fd']
           for d in ('a', 'b')]
     assert fd[0] == pytest.approx(fd[1], rel=1e-6), fd
+
+
+def test_ddpm_images_distill_quick(tmp_path):
+    """--distill K runs K rounds of progressive distillation after training and scores
+    every student and the teacher at the same step counts, at each guidance weight."""
+    demo = ROOT / 'demos' / 'ddpm_images.py'
+    _run_quick(demo, tmp_path, '--conditional', '--guidance', '0,1', '--distill', '2',
+               '--skip-inpaint')
+    rows = _check_results(demo, tmp_path)['distillation']
+    assert len(rows['cpu_min_per_round']) == 2
+    for w in ('w=0', 'w=1'):       # --quick: T = 50, teacher at 4 steps, students at 2 and 1
+        assert set(rows[w]) == {'teacher 50', 'teacher 4', 'teacher 2', 'teacher 1',
+                                'student 2', 'student 1'}
+        assert all(np.isfinite(r['fd']) for r in rows[w].values())
+    assert (tmp_path / 'distilled_shapes_1steps_w1_samples.png').exists()
+    assert not (tmp_path / 'diffusion_shapes_inpaint.png').exists()
