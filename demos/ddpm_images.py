@@ -1,4 +1,4 @@
-"""DDPM with a small U-Net on procedural images (shapes 16x16), optionally class-conditional
+"""DDPM with a small U-Net on procedural images (shapes 16x16, avatars 32x32), optionally class-conditional
 with classifier-free guidance; inpainting.
 
     OMP_NUM_THREADS=1 python demos/ddpm_images.py --conditional --guidance 1,2   # ~8 CPU minutes
@@ -7,6 +7,7 @@ with classifier-free guidance; inpainting.
     python demos/ddpm_images.py --checkpoint out/ddpm_images/ddpm_shapes_checkpoint.npz \
         --conditional --guidance 0,1,2      # evaluate a saved model again, no training
     python demos/ddpm_images.py --data my_images.npz            # your own images (and labels)
+    python demos/ddpm_images.py --dataset avatars                # 32x32 avatars (not yet measured)
     python demos/ddpm_images.py --quick                          # seconds
 
 A U-Net (docs/diffusion.md) is trained on images scaled to [-1, 1] with Adam (linear
@@ -170,6 +171,8 @@ def main():
     p = parser(__doc__.split('\n')[0], 'out/ddpm_images',
                data="your own images: a .npz with 'images' (N, C, H, W) or (N, H, W) in [0, 1] "
                     "and optional integer 'labels'")
+    p.add_argument('--dataset', default='shapes', choices=['shapes', 'avatars'],
+                   help='shapes 16x16 or avatars 32x32 (labels: clothing type)')
     p.add_argument('--conditional', action='store_true', help='condition on the class label')
     p.add_argument('--guidance', default='1', help='guidance weights w to evaluate, comma-separated')
     p.add_argument('--sampler', default='ddim', choices=['ddpm', 'ddim', 'sde', 'ode'])
@@ -229,10 +232,12 @@ def main():
             classes = user.classes
         label = os.path.splitext(os.path.basename(args.data))[0]
     else:
-        train_x, train_labels, classes = load('shapes', n_train, args.seed, 16)
-        test, test_labels, _ = load('shapes', n_test, args.seed + 1, 16)
-        test2, _, _ = load('shapes', n_test, args.seed + 2, 16)
-        label = 'shapes'
+        # the DCGAN demo's data and held-out sets (avatars: 32x32, labels = clothing type)
+        size = 16 if args.dataset == 'shapes' else 32
+        train_x, train_labels, classes = load(args.dataset, n_train, args.seed, size)
+        test, test_labels, _ = load(args.dataset, n_test, args.seed + 1, size)
+        test2, _, _ = load(args.dataset, n_test, args.seed + 2, size)
+        label = args.dataset
     n_eval = min(n_eval, len(test))
     n_classes, shape = len(classes), train_x.shape[1:]
     cond = n_classes if args.conditional else None
@@ -333,7 +338,7 @@ def main():
     # inpainting: the left half of held-out images is known, the right half is sampled
     inpaint_figure(model, test, shape, label, out, args)
     write_results(out, dict(results=results, sampler_sweep=sweep, distillation=distilled,
-                            data=args.data or 'shapes',
+                            data=args.data or args.dataset,
                             seed=args.seed, steps=steps, train_cpu_min=train_cpu,
                             loss_last_100=float(np.mean(losses[-100:])) if losses else None,
                             x0_error_by_t={'init': error_init, 'ema': error_ema},

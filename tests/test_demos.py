@@ -152,3 +152,13 @@ def test_ddpm_images_distill_quick(tmp_path):
         assert all(np.isfinite(r['fd']) for r in rows[w].values())
     assert (tmp_path / 'distilled_shapes_1steps_w1_samples.png').exists()
     assert not (tmp_path / 'diffusion_shapes_inpaint.png').exists()
+
+
+def test_ddpm_images_avatars_quick(tmp_path):
+    """--dataset avatars trains and scores on 32x32 avatars (the DCGAN demo's data)."""
+    demo = ROOT / 'demos' / 'ddpm_images.py'
+    _run_quick(demo, tmp_path, '--dataset', 'avatars', '--skip-inpaint')
+    metrics = _check_results(demo, tmp_path)
+    assert metrics['data'] == 'avatars' and metrics['config']['data_shape'] == [3, 32, 32]
+    with np.load(tmp_path / 'samples.npz') as f:
+        assert f['samples'].shape[1:] == (3, 32, 32)
