@@ -10,9 +10,13 @@ below mirrors it layer for layer. Each library runs in its own subprocess, media
     python bench/diffusion.py                 # all cases, ratio table
     python bench/diffusion.py --threads 1     # one BLAS / intra-op thread in both
 
-Cases:
-  unet16   shapes: 3x16x16, channels 16, mults (1, 2), 3 classes, batch 32
-  unet32   3x16x16, channels 32, mults (1, 2), 3 classes, batch 32
+Cases (3 classes, batch 32):
+  unet16      shapes 3x16x16, channels 16, mults (1, 2, 2): demos/ddpm_images.py's default
+  unet16_12   3x16x16, channels 16, mults (1, 2): the demo's first network
+  unet32      3x16x16, channels 32, mults (1, 2, 2)
+
+The parent process prints the load average (os.getloadavg) before and after: wall
+times on a shared machine depend on it.
 """
 import math
 import os
@@ -21,10 +25,13 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _harness import main  # noqa: E402
 
-CASES = {'unet16': 'U-Net 3x16x16, channels 16, batch 32',
-         'unet32': 'U-Net 3x16x16, channels 32, batch 32'}
-TARGETS = {'unet16': 2.0, 'unet32': 2.0}
-ARGS = {'unet16': dict(channels=16), 'unet32': dict(channels=32)}
+CASES = {'unet16': 'U-Net 3x16x16, channels 16, mults (1, 2, 2), batch 32',
+         'unet16_12': 'U-Net 3x16x16, channels 16, mults (1, 2), batch 32',
+         'unet32': 'U-Net 3x16x16, channels 32, mults (1, 2, 2), batch 32'}
+TARGETS = {case: 2.0 for case in CASES}
+ARGS = {'unet16': dict(channels=16, channel_mults=(1, 2, 2)),
+        'unet16_12': dict(channels=16, channel_mults=(1, 2)),
+        'unet32': dict(channels=32, channel_mults=(1, 2, 2))}
 BATCH, SHAPE, CLASSES = 32, (3, 16, 16), 3
 
 
@@ -51,24 +58,28 @@ def build_sg(case):
     import scratchgen as sg
     import scratchgen.functional as F
     from scratchgen.models.diffusion import UNet
-    net = UNet(SHAPE[0], channels=ARGS[case]['channels'], channel_mults=(1, 2),
-               num_classes=CLASSES)
+    net = UNet(SHAPE[0], num_classes=CLASSES, **ARGS[case])
     opt = sg.optim.Adam(net.parameters(), lr=1e-3)
     return _train_step(net, opt, F.mse_loss, *(sg.tensor(a) for a in _data()))
 
 
-def build_torch(case):
+def torch_unet(in_channels, channels, channel_mults, num_classes, groups=8, heads=4):
+    """The PyTorch twin of ``scratchgen.models.diffusion.UNet`` (one res block per level):
+    the same layers, built in the same order under the same names, so a scratchgen
+    state_dict loads into it (tests/models/test_diffusion_bench.py checks the outputs)."""
     import torch
     nn, F = torch.nn, torch.nn.functional
-    c0 = ARGS[case]['channels']
+    g = lambda c: math.gcd(groups, c)                                   # noqa: E731
 
     class TimeEmbedding(nn.Module):
         def __init__(self, freq_dim, dim):
             super().__init__()
             half = freq_dim // 2
-            self.register_buffer('freqs', torch.exp(torch.arange(half) * (-math.log(1e4) / (half - 1))))
+            self.register_buffer('freqs', torch.exp(torch.arange(half, dtype=torch.float64)
+                                                    * (-math.log(1e4) / max(half - 1, 1))).float(),
+                                 persistent=False)
             self.mlp = nn.Sequential(nn.Linear(freq_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
-            self.label = nn.Embedding(CLASSES + 1, dim)
+            self.label = nn.Embedding(num_classes + 1, dim)
 
         def forward(self, t, y):
             a = t[:, None] * self.freqs
@@ -77,19 +88,20 @@ def build_torch(case):
     class ResBlock(nn.Module):
         def __init__(self, cin, cout, emb):
             super().__init__()
-            self.norm1, self.conv1 = nn.GroupNorm(math.gcd(8, cin), cin), nn.Conv2d(cin, cout, 3, padding=1)
+            self.norm1, self.conv1 = nn.GroupNorm(g(cin), cin), nn.Conv2d(cin, cout, 3, padding=1)
             self.emb = nn.Linear(emb, cout)
-            self.norm2, self.conv2 = nn.GroupNorm(math.gcd(8, cout), cout), nn.Conv2d(cout, cout, 3, padding=1)
+            self.norm2, self.conv2 = nn.GroupNorm(g(cout), cout), nn.Conv2d(cout, cout, 3, padding=1)
             self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
 
         def forward(self, x, e):
             h = self.conv1(F.silu(self.norm1(x))) + self.emb(F.silu(e))[:, :, None, None]
             return self.skip(x) + self.conv2(F.silu(self.norm2(h)))
 
-    class Attention(nn.Module):
+    class AttentionBlock(nn.Module):
         def __init__(self, c):
             super().__init__()
-            self.norm, self.attn = nn.GroupNorm(math.gcd(8, c), c), nn.MultiheadAttention(c, math.gcd(4, c), batch_first=True)
+            self.norm = nn.GroupNorm(g(c), c)
+            self.attn = nn.MultiheadAttention(c, math.gcd(heads, c), batch_first=True)
 
         def forward(self, x):
             B, C, H, W = x.shape
@@ -97,39 +109,86 @@ def build_torch(case):
             h = self.attn(h, h, h, need_weights=False)[0]
             return x + h.transpose(1, 2).reshape(B, C, H, W)
 
-    class UNet(nn.Module):                 # channel_mults (1, 2), one res block per level
+    class Level(nn.Module):
+        def __init__(self, cin, cout, emb, attention):
+            super().__init__()
+            self.res = ResBlock(cin, cout, emb)
+            self.attn = AttentionBlock(cout) if attention else None
+
+        def forward(self, x, e):
+            h = self.res(x, e)
+            return self.attn(h) if self.attn is not None else h
+
+    class Down(nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            self.conv = nn.Conv2d(c, c, 3, stride=2, padding=1)
+
+        def forward(self, x, e):
+            return self.conv(x)
+
+    class Up(nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            self.up, self.conv = nn.Upsample(scale_factor=2), nn.Conv2d(c, c, 3, padding=1)
+
+        def forward(self, x, e):
+            return self.conv(self.up(x))
+
+    class UNet(nn.Module):
         def __init__(self):
             super().__init__()
-            c1, emb = 2 * c0, 4 * c0
-            self.embed = TimeEmbedding(c0, emb)
-            self.conv_in = nn.Conv2d(SHAPE[0], c0, 3, padding=1)
-            self.d0, self.down = ResBlock(c0, c0, emb), nn.Conv2d(c0, c0, 3, stride=2, padding=1)
-            self.d1, self.d1a = ResBlock(c0, c1, emb), Attention(c1)
-            self.m1, self.ma, self.m2 = ResBlock(c1, c1, emb), Attention(c1), ResBlock(c1, c1, emb)
-            self.u1 = nn.ModuleList([ResBlock(c1 + s, c1, emb) for s in (c1, c0)])
-            self.u1a = nn.ModuleList([Attention(c1), Attention(c1)])
-            self.up = nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(c1, c1, 3, padding=1))
-            self.u0 = nn.ModuleList([ResBlock(c1 + c0, c0, emb), ResBlock(c0 + c0, c0, emb)])
-            self.norm_out, self.conv_out = nn.GroupNorm(8, c0), nn.Conv2d(c0, SHAPE[0], 3, padding=1)
+            emb = 4 * channels
+            self.embed = TimeEmbedding(channels, emb)
+            self.conv_in = nn.Conv2d(in_channels, channels, 3, padding=1)
+            widths, c, skips = [channels * m for m in channel_mults], channels, [channels]
+            self.down = nn.ModuleList()
+            for i, w in enumerate(widths):
+                lowest = i == len(widths) - 1
+                self.down.append(Level(c, w, emb, lowest))
+                c = w
+                skips.append(c)
+                if not lowest:
+                    self.down.append(Down(c))
+                    skips.append(c)
+            self.mid1, self.mid_attn, self.mid2 = ResBlock(c, c, emb), AttentionBlock(c), ResBlock(c, c, emb)
+            self.up = nn.ModuleList()
+            for i in reversed(range(len(widths))):
+                for _ in range(2):
+                    self.up.append(Level(c + skips.pop(), widths[i], emb, i == len(widths) - 1))
+                    c = widths[i]
+                if i > 0:
+                    self.up.append(Up(c))
+            self.norm_out, self.conv_out = nn.GroupNorm(g(c), c), nn.Conv2d(c, in_channels, 3, padding=1)
 
         def forward(self, x, t, y):
             e = self.embed(t, y)
-            hs = [self.conv_in(x)]
-            hs.append(self.d0(hs[-1], e))
-            hs.append(self.down(hs[-1]))
-            hs.append(self.d1a(self.d1(hs[-1], e)))
-            h = self.m2(self.ma(self.m1(hs[-1], e)), e)
-            for res, attn in zip(self.u1, self.u1a):
-                h = attn(res(torch.cat([h, hs.pop()], 1), e))
-            h = self.up(h)
-            for i, res in enumerate(self.u0):
-                h = res(torch.cat([h, hs.pop()], 1), e)
+            h = self.conv_in(x)
+            hs = [h]
+            for block in self.down:
+                h = block(h, e)
+                hs.append(h)
+            h = self.mid2(self.mid_attn(self.mid1(h, e)), e)
+            for block in self.up:
+                if isinstance(block, Level):
+                    h = torch.cat([h, hs.pop()], 1)
+                h = block(h, e)
             return self.conv_out(F.silu(self.norm_out(h)))
 
-    net = UNet()
+    return UNet()
+
+
+def build_torch(case):
+    import torch
+    net = torch_unet(SHAPE[0], num_classes=CLASSES, **ARGS[case])
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    return _train_step(net, opt, F.mse_loss, *(torch.as_tensor(a) for a in _data()))
+    return _train_step(net, opt, torch.nn.functional.mse_loss,
+                       *(torch.as_tensor(a) for a in _data()))
 
 
 if __name__ == '__main__':
+    if '--worker' not in sys.argv:
+        print("load average (1, 5, 15 min) before: %.2f %.2f %.2f" % os.getloadavg(), flush=True)
     main(__file__, CASES, build_sg, build_torch, TARGETS, __doc__)
+    if '--worker' not in sys.argv:
+        print("load average (1, 5, 15 min) after:  %.2f %.2f %.2f" % os.getloadavg())

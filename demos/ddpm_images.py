@@ -1,4 +1,4 @@
-"""DDPM with a small U-Net on procedural images (shapes 16x16), optionally class-conditional
+"""DDPM with a small U-Net on procedural images (shapes 16x16, avatars 32x32), optionally class-conditional
 with classifier-free guidance; inpainting.
 
     OMP_NUM_THREADS=1 python demos/ddpm_images.py --conditional --guidance 1,2   # ~8 CPU minutes
@@ -7,6 +7,7 @@ with classifier-free guidance; inpainting.
     python demos/ddpm_images.py --checkpoint out/ddpm_images/ddpm_shapes_checkpoint.npz \
         --conditional --guidance 0,1,2      # evaluate a saved model again, no training
     python demos/ddpm_images.py --data my_images.npz            # your own images (and labels)
+    python demos/ddpm_images.py --dataset avatars                # 32x32 avatars (not yet measured)
     python demos/ddpm_images.py --quick                          # seconds
 
 A U-Net (docs/diffusion.md) is trained on images scaled to [-1, 1] with Adam (linear
@@ -21,8 +22,20 @@ the in-repo classifier trained on the training images, nearest-training-image di
 class, for each guidance weight w (ε̂ = ε̂_u + w (ε̂_c − ε̂_u); w = 0 unconditional, w = 1
 conditional). ``--sampler-sweep ddim:10,ddim:25,ddpm:1000`` adds FD and time per image
 for other samplers and step counts.
+
+--distill K: progressive distillation (Salimans & Ho 2022; the loop is ``distill`` below,
+one regression ``distill_loss``): the EMA model as teacher at --distill-from DDIM steps
+teaches a copy of itself to take one step where it takes two, K times, halving the steps
+each round; the students and the teacher at the same step counts (and at 64 steps) are
+scored like the samplers, at every guidance weight. With --conditional the label is
+dropped with probability --distill-uncond, so a student keeps both its conditional and
+its unconditional sampler (w = 0 and w = 1 are exact for it; other w mix the two).
+
+    OMP_NUM_THREADS=1 python demos/ddpm_images.py --checkpoint CKPT.npz --conditional \
+        --guidance 0,1 --distill 2 --distill-from 16 --n-eval 500
 """
 import dataclasses
+import math
 import os
 import time
 
@@ -33,7 +46,8 @@ from dcgan_images import UserImages, evaluate, load
 
 import scratchgen as sg
 from scratchgen import metrics
-from scratchgen.models.diffusion import Diffusion, DiffusionConfig, inpaint, to_x0
+from scratchgen.models.diffusion import (Diffusion, DiffusionConfig, inpaint, to_x0,
+                                         student_times, distill_loss)
 
 
 def generate(model, n, sampler, steps, labels=None, w=None, batch=250):
@@ -99,6 +113,45 @@ def train(model, images, labels, args, steps, progress):
     return ema, losses, (time.process_time() - t_cpu) / 60
 
 
+def distill(teacher, images, labels, args, progress_label):
+    """Progressive distillation: each round a copy of the teacher learns to match two
+    teacher DDIM steps in one (distill_loss) on its own grid of N = N_teacher / 2 times;
+    then it becomes the teacher. Returns ({N: student}, CPU minutes per round)."""
+    students, N, device = {}, args.distill_from, model_device(teacher)
+    scaled, cpu, cond = images * 2.0 - 1.0, [], teacher.config.num_classes
+    for r in range(1, args.distill + 1):
+        N //= 2
+        t_cpu = time.process_time()
+        student = Diffusion(teacher.config).to(device)
+        student.load_state_dict(teacher.state_dict())               # start from the teacher
+        opt = sg.optim.Adam(student.parameters(), lr=args.distill_lr)
+        sched = sg.optim.LinearLR(opt, 1.0, 0.0, args.distill_train)
+        grid = [np.array(g) for g in student_times(teacher.config.T, N)]   # (t, t', t'')
+        rng = np.random.default_rng((args.seed, r))
+        progress = Progress(args.distill_train, f"{progress_label} round {r}: {2 * N} -> {N} steps")
+        for step in range(1, args.distill_train + 1):
+            idx = rng.integers(0, len(images), args.batch)
+            i = rng.integers(0, N, args.batch)                      # a student step per example
+            t, t_mid, t_next = (sg.tensor(g[i], dtype='int64', device=device) for g in grid)
+            y = None
+            if cond:                                                # the label, or "no label"
+                y = np.where(rng.random(args.batch) < args.distill_uncond, cond, labels[idx])
+                y = sg.tensor(y, device=device)
+            loss = distill_loss(student, teacher, sg.tensor(scaled[idx], device=device),
+                                t, t_mid, t_next, y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            if not np.isfinite(loss.item()):
+                raise FloatingPointError(f"ddpm_images: the distillation loss became "
+                                         f"{loss.item()} in round {r}, step {step}; lower --distill-lr")
+            progress(step, loss=loss.item())
+        students[N] = teacher = student
+        cpu.append((time.process_time() - t_cpu) / 60)
+    return students, cpu
+
+
 def save_checkpoint(model, path, steps):
     config = dataclasses.asdict(model.config)
     sg.save({'model': model.state_dict(), 'config': config, 'steps': steps}, path)
@@ -118,6 +171,8 @@ def main():
     p = parser(__doc__.split('\n')[0], 'out/ddpm_images',
                data="your own images: a .npz with 'images' (N, C, H, W) or (N, H, W) in [0, 1] "
                     "and optional integer 'labels'")
+    p.add_argument('--dataset', default='shapes', choices=['shapes', 'avatars'],
+                   help='shapes 16x16 or avatars 32x32 (labels: clothing type)')
     p.add_argument('--conditional', action='store_true', help='condition on the class label')
     p.add_argument('--guidance', default='1', help='guidance weights w to evaluate, comma-separated')
     p.add_argument('--sampler', default='ddim', choices=['ddpm', 'ddim', 'sde', 'ode'])
@@ -141,7 +196,18 @@ def main():
     p.add_argument('--save-every', type=int, default=0, help='also save a checkpoint every N steps')
     p.add_argument('--checkpoint', default=None,
                    help='evaluate this saved model (from an earlier run) instead of training')
+    p.add_argument('--distill', type=int, default=0, metavar='K',
+                   help='rounds of progressive distillation after training (each halves the steps)')
+    p.add_argument('--distill-from', type=int, default=16,
+                   help='DDIM steps of the first teacher (a multiple of 2^K)')
+    p.add_argument('--distill-train', type=int, default=250, help='training steps per round')
+    p.add_argument('--distill-lr', type=float, default=1e-4)
+    p.add_argument('--distill-uncond', type=float, default=0.5,
+                   help='probability of "no label" in distillation (--conditional)')
+    p.add_argument('--skip-inpaint', action='store_true', help='no inpainting figure (saves DDPM time)')
     args = p.parse_args()
+    if args.distill and args.distill_from % 2 ** args.distill:
+        p.error(f"--distill-from {args.distill_from} must be a multiple of 2^{args.distill}")
     out = ensure_out(args.out)
     t_start = time.time()
     n_train, n_test, n_eval, steps = 20000, 2000, args.n_eval, args.train_steps
@@ -150,6 +216,7 @@ def main():
         n_train, n_test, n_eval, steps, fn_epochs, sample_steps, T, channels = \
             256, 64, 24, 10, 1, 4, 50, 8
         args.batch, args.warmup = 16, 2
+        args.distill_train, args.distill_from = 3, 2 ** args.distill
     if args.data:
         try:
             user = UserImages(args.data, args.seed)
@@ -165,10 +232,12 @@ def main():
             classes = user.classes
         label = os.path.splitext(os.path.basename(args.data))[0]
     else:
-        train_x, train_labels, classes = load('shapes', n_train, args.seed, 16)
-        test, test_labels, _ = load('shapes', n_test, args.seed + 1, 16)
-        test2, _, _ = load('shapes', n_test, args.seed + 2, 16)
-        label = 'shapes'
+        # the DCGAN demo's data and held-out sets (avatars: 32x32, labels = clothing type)
+        size = 16 if args.dataset == 'shapes' else 32
+        train_x, train_labels, classes = load(args.dataset, n_train, args.seed, size)
+        test, test_labels, _ = load(args.dataset, n_test, args.seed + 1, size)
+        test2, _, _ = load(args.dataset, n_test, args.seed + 2, size)
+        label = args.dataset
     n_eval = min(n_eval, len(test))
     n_classes, shape = len(classes), train_x.shape[1:]
     cond = n_classes if args.conditional else None
@@ -209,25 +278,28 @@ def main():
                       + ('' if args.checkpoint else f"{error_raw[t]:.3f}/") + f"{error_ema[t]:.3f}"
                       for t in error_init), flush=True)
 
-    def score(sampler, n_steps, w, n):
+    def score(sampler, n_steps, w, n, net_model=None):
         sg.manual_seed(args.seed + 1)
         fake_labels = np.arange(n) % n_classes if cond else None
-        t0 = time.time()
-        fake = generate(model, n, sampler, n_steps, fake_labels, w)
+        t0, t_cpu = time.time(), time.process_time()
+        fake = generate(net_model or model, n, sampler, n_steps, fake_labels, w)
+        cpu_ms = 1000 * (time.process_time() - t_cpu) / n
         seconds = time.time() - t0
         r, _, _ = evaluate(net, fake, fake_labels, train_x, test[:n], test2[:n],
                            train_labels, n_classes)
-        r.update(ms_per_image=1000 * seconds / n, n=n, sampler=sampler, sampling_steps=n_steps)
+        r.update(ms_per_image=1000 * seconds / n, cpu_ms_per_image=cpu_ms, n=n, sampler=sampler,
+                 sampling_steps=n_steps)
         print(f"  {sampler} {n_steps} steps, " + ('unconditional' if w is None else f"w={w:g}")
               + f": FD {r['fd']:.2f} (real vs real {r['fd_real_vs_real']:.2f})  1-NN "
               f"{r['one_nn_accuracy']:.3f}  nearest-train median {r['nn_dist_fake_median']:.2f} "
               f"(held-out {r['nn_dist_heldout_median']:.2f})"
               + (f"  accuracy {r['accuracy']:.3f} per class "
                  + ' '.join(f"{c} {a:.3f}" for c, a in zip(classes, r['accuracy_per_label']))
-                 if cond else '') + f"  {r['ms_per_image']:.0f} ms/image", flush=True)
+                 if cond else '') + f"  {r['ms_per_image']:.0f} ms/image "
+              f"({r['cpu_ms_per_image']:.0f} CPU ms)", flush=True)
         return r, fake, fake_labels
 
-    results, sweep = {}, {}
+    results, sweep, distilled = {}, {}, {}
     weights = [float(w) for w in args.guidance.split(',')] if cond else [None]
     for w in weights:
         r, fake, fake_labels = score(args.sampler, sample_steps, w, n_eval)
@@ -242,8 +314,45 @@ def main():
     for entry in filter(None, args.sampler_sweep.split(',')):
         sampler, n_steps = entry.split(':')
         sweep[entry], _, _ = score(sampler, int(n_steps), weights[0], args.sweep_n or n_eval)
+    if args.distill:
+        students, distill_cpu = distill(model, train_x, train_labels, args, label)
+        distilled['cpu_min_per_round'] = distill_cpu
+        for w in weights:
+            key = 'unconditional' if w is None else f"w={w:g}"
+            rows = distilled[key] = {}
+            for n_steps in sorted({min(64, model.config.T), args.distill_from, *students},
+                                  reverse=True):
+                print(f"  teacher, {key}:", flush=True)
+                rows[f"teacher {n_steps}"], _, _ = score('ddim', n_steps, w, n_eval)
+            for n_steps, student in students.items():
+                print(f"  student ({round(math.log2(args.distill_from // n_steps))} rounds), "
+                      f"{key}:", flush=True)
+                rows[f"student {n_steps}"], s_fake, s_labels = score('ddim', n_steps, w, n_eval, student)
+            order = np.argsort(s_labels[:60], kind='stable') if cond else np.arange(min(60, n_eval))
+            sg.viz.image_grid(s_fake[:60][order], nrow=10 if not cond else n_classes * 4,
+                              path=os.path.join(out, f"distilled_{label}_{n_steps}steps"
+                                                + (f"_w{w:g}" if cond else '') + "_samples.png"),
+                              title=f"distilled student, DDIM {n_steps} steps, "
+                                    + ('unconditional' if w is None else f"w = {w:g}"))
 
     # inpainting: the left half of held-out images is known, the right half is sampled
+    inpaint_figure(model, test, shape, label, out, args)
+    write_results(out, dict(results=results, sampler_sweep=sweep, distillation=distilled,
+                            data=args.data or args.dataset,
+                            seed=args.seed, steps=steps, train_cpu_min=train_cpu,
+                            loss_last_100=float(np.mean(losses[-100:])) if losses else None,
+                            x0_error_by_t={'init': error_init, 'ema': error_ema},
+                            config=dataclasses.asdict(model.config), batch=args.batch,
+                            lr=args.lr, sampler=args.sampler, sampling_steps=sample_steps,
+                            conditional=bool(cond), checkpoint=args.checkpoint or ckpt,
+                            wall_s=time.time() - t_start),
+                  {'samples': fake, **({'labels': fake_labels} if cond else {})})
+
+
+def inpaint_figure(model, test, shape, label, out, args):
+    """The left half of 10 held-out images is known, the right half is sampled (DDPM)."""
+    if args.skip_inpaint:
+        return
     sg.manual_seed(args.seed + 3)
     known = sg.tensor(test[:10] * 2.0 - 1.0, device=args.device)
     mask = sg.tensor(np.broadcast_to((np.arange(shape[-1]) < shape[-1] // 2), known.shape).copy(),
@@ -253,15 +362,6 @@ def main():
     sg.viz.image_grid(np.concatenate([test[:10], np.clip((filled.numpy() + 1) / 2, 0, 1)]), nrow=10,
                       path=os.path.join(out, f"diffusion_{label}_inpaint.png"),
                       title='held-out images (top); left half kept, right half inpainted (bottom)')
-    write_results(out, dict(results=results, sampler_sweep=sweep, data=args.data or 'shapes',
-                            seed=args.seed, steps=steps, train_cpu_min=train_cpu,
-                            loss_last_100=float(np.mean(losses[-100:])) if losses else None,
-                            x0_error_by_t={'init': error_init, 'ema': error_ema},
-                            config=dataclasses.asdict(model.config), batch=args.batch,
-                            lr=args.lr, sampler=args.sampler, sampling_steps=sample_steps,
-                            conditional=bool(cond), checkpoint=args.checkpoint or ckpt,
-                            wall_s=time.time() - t_start),
-                  {'samples': fake, **({'labels': fake_labels} if cond else {})})
 
 
 if __name__ == '__main__':

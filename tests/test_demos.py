@@ -168,3 +168,29 @@ def test_text_to_image_dit_quick(tmp_path):
     """--denoiser dit trains the DiT in the same pipeline."""
     _run_quick(ROOT / 'demos' / 'text_to_image.py', tmp_path, '--denoiser', 'dit')
     assert json.loads((tmp_path / 'metrics.json').read_text())['denoiser'] == 'dit'
+
+
+def test_ddpm_images_distill_quick(tmp_path):
+    """--distill K runs K rounds of progressive distillation after training and scores
+    every student and the teacher at the same step counts, at each guidance weight."""
+    demo = ROOT / 'demos' / 'ddpm_images.py'
+    _run_quick(demo, tmp_path, '--conditional', '--guidance', '0,1', '--distill', '2',
+               '--skip-inpaint')
+    rows = _check_results(demo, tmp_path)['distillation']
+    assert len(rows['cpu_min_per_round']) == 2
+    for w in ('w=0', 'w=1'):       # --quick: T = 50, teacher at 4 steps, students at 2 and 1
+        assert set(rows[w]) == {'teacher 50', 'teacher 4', 'teacher 2', 'teacher 1',
+                                'student 2', 'student 1'}
+        assert all(np.isfinite(r['fd']) for r in rows[w].values())
+    assert (tmp_path / 'distilled_shapes_1steps_w1_samples.png').exists()
+    assert not (tmp_path / 'diffusion_shapes_inpaint.png').exists()
+
+
+def test_ddpm_images_avatars_quick(tmp_path):
+    """--dataset avatars trains and scores on 32x32 avatars (the DCGAN demo's data)."""
+    demo = ROOT / 'demos' / 'ddpm_images.py'
+    _run_quick(demo, tmp_path, '--dataset', 'avatars', '--skip-inpaint')
+    metrics = _check_results(demo, tmp_path)
+    assert metrics['data'] == 'avatars' and metrics['config']['data_shape'] == [3, 32, 32]
+    with np.load(tmp_path / 'samples.npz') as f:
+        assert f['samples'].shape[1:] == (3, 32, 32)

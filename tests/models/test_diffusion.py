@@ -450,3 +450,29 @@ def test_one_round_of_distillation_beats_the_teacher_at_half_the_steps():
     d_student = np.linalg.norm(got - ref, axis=1).mean()
     d_teacher = np.linalg.norm(own - ref, axis=1).mean()
     assert d_student < 0.25 * d_teacher, (d_student, d_teacher)
+
+
+def test_distill_loss_is_the_regression_on_the_teacher_target_given_the_labels():
+    """distill_loss = mse(student.net(z_t, t, y), target(x̃, ε̃)) with z_t ~ q(z_t | x_0) and
+    (x̃, ε̃) from the teacher given the same labels y; only the student gets gradients."""
+    config = D.DiffusionConfig(hidden=16, depth=1, time_dim=8, prediction='v', num_classes=2)
+    sg.manual_seed(0)
+    teacher, student = D.Diffusion(config), D.Diffusion(config)
+    x0, y = noise(8, seed=1), sg.tensor(np.array([0, 1, 2, 0, 1, 2, 0, 1]))    # 2 = "no label"
+    t, t_mid, t_next = (sg.tensor(np.array(g * 2), dtype='int64')
+                        for g in D.student_times(1000, 4))
+    sg.manual_seed(3)
+    loss = D.distill_loss(student, teacher, x0, t, t_mid, t_next, y)
+    sg.manual_seed(3)
+    z, _ = student.schedule.q_sample(x0, t)
+    x_tilde, eps_tilde = D.distill_target(D.batch_eps_fn(teacher, y), student.schedule, z,
+                                          t, t_mid, t_next)
+    a, s = student.schedule.coefficients(z, t)
+    manual = F.mse_loss(student.net(z, t.to(z.dtype), y), D.target(x_tilde, eps_tilde, a, s, 'v'))
+    np.testing.assert_allclose(loss.item(), manual.item(), rtol=1e-6)
+    sg.manual_seed(3)
+    other = D.distill_loss(student, teacher, x0, t, t_mid, t_next, sg.tensor(np.zeros(8, np.int64)))
+    assert abs(other.item() - loss.item()) > 1e-6 * abs(loss.item())     # the labels matter
+    loss.backward()
+    assert all(p.grad is not None for p in student.parameters())
+    assert all(p.grad is None for p in teacher.parameters())

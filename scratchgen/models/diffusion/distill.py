@@ -16,13 +16,17 @@ x̃ is the x̂_0 for which the student's single DDIM step t -> t'' lands exactly
 is the same target as noise. The student (initialised from the teacher) regresses its
 own prediction kind on the target made from (x̃, ε̃), at z_t ~ q(z_t | x_0) for training
 data x_0 and t drawn from its own grid; then it becomes the teacher, N halves, repeat.
-The training loop is in demos/ddpm_toy2d.py (``--distill``).
+``distill_loss`` is one such regression on a batch; the training loops are in
+demos/ddpm_toy2d.py and demos/ddpm_images.py (``--distill``). A class-conditional student
+learns from the teacher given the same label (or the same "no label"), so it keeps both
+the conditional and the unconditional sampler.
 """
 from ...autograd import no_grad
-from .objectives import to_eps
+from ... import functional as F
+from .objectives import to_eps, target
 from .samplers import ddim_timesteps
 
-__all__ = ['student_times', 'batch_eps_fn', 'distill_target']
+__all__ = ['student_times', 'batch_eps_fn', 'distill_target', 'distill_loss']
 
 
 def student_times(T, steps):
@@ -32,11 +36,12 @@ def student_times(T, steps):
     return ts[0:-1:2], ts[1::2], ts[2::2]
 
 
-def batch_eps_fn(model):
-    """ε̂(x, t) of a ``Diffusion`` at a (B,) Tensor of integer times t (one per example)."""
+def batch_eps_fn(model, y=None):
+    """ε̂(x, t) of a ``Diffusion`` at a (B,) Tensor of integer times t (one per example),
+    given the labels y (B,) of a class-conditional model (None: no labels)."""
     def eps(x, t):
         a, s = model.schedule.coefficients(x, t)
-        return to_eps(model.net(x, t.to(x.dtype)), x, a, s, model.config.prediction)
+        return to_eps(model.net(x, t.to(x.dtype), y), x, a, s, model.config.prediction)
     return eps
 
 
@@ -55,3 +60,17 @@ def distill_target(teacher_eps, schedule, z_t, t, t_mid, t_next):
     z2 = a2 * x + (s2 / s1) * (z1 - a1 * x)                     # z_t''
     x_tilde = (z2 - (s2 / s) * z_t) / (a2 - (s2 / s) * a)
     return x_tilde, (z_t - a * x_tilde) / s
+
+
+def distill_loss(student, teacher, x0, t, t_mid, t_next, y=None):
+    """One regression of progressive distillation (a scalar Tensor): z_t ~ q(z_t | x_0) at
+    the student's times t (B,), the target (x̃, ε̃) of two ``teacher`` DDIM steps
+    t -> t_mid -> t_next (``distill_target``), and the mean squared error of the
+    ``student``'s own output kind (ε, v or x₀) against it. ``student`` and ``teacher`` are
+    ``Diffusion`` models with the same schedule; y: labels (B,) given to both, or None."""
+    schedule = student.schedule
+    z_t, _ = schedule.q_sample(x0, t)
+    x_tilde, eps_tilde = distill_target(batch_eps_fn(teacher, y), schedule, z_t, t, t_mid, t_next)
+    a, s = schedule.coefficients(z_t, t)
+    pred = student.net(z_t, t.to(z_t.dtype), y)
+    return F.mse_loss(pred, target(x_tilde, eps_tilde, a, s, student.config.prediction))
