@@ -98,14 +98,7 @@ def train(model, images, labels, args, steps, progress):
         idx = rng.integers(0, len(images), args.batch)
         y = sg.tensor(labels[idx], device=device) if model.config.num_classes else None
         loss = model.loss(sg.tensor(scaled[idx], device=device), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        ema.update()
-        losses.append(loss.item())
-        if not np.isfinite(losses[-1]):
-            raise FloatingPointError(f"ddpm_images: the loss became {losses[-1]} at step {step}")
+        losses.append(sg.optim.train_step(loss, opt, sched, ema, 'ddpm_images', step))
         progress(step, loss=float(np.mean(losses[-50:])), lr=opt.param_groups[0]['lr'])
         if args.save_every and step % args.save_every == 0 and step < steps:
             with ema.average_parameters():
@@ -139,14 +132,9 @@ def distill(teacher, images, labels, args, progress_label):
                 y = sg.tensor(y, device=device)
             loss = distill_loss(student, teacher, sg.tensor(scaled[idx], device=device),
                                 t, t_mid, t_next, y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            if not np.isfinite(loss.item()):
-                raise FloatingPointError(f"ddpm_images: the distillation loss became "
-                                         f"{loss.item()} in round {r}, step {step}; lower --distill-lr")
-            progress(step, loss=loss.item())
+            value = sg.optim.train_step(loss, opt, sched, None, f'ddpm_images distillation round {r}',
+                                        step, hint='lower --distill-lr')
+            progress(step, loss=value)
         students[N] = teacher = student
         cpu.append((time.process_time() - t_cpu) / 60)
     return students, cpu

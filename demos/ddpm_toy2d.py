@@ -65,15 +65,9 @@ def train(model, x, steps, batch, lr, seed, device, label):
     rng, progress = np.random.default_rng(seed), Progress(steps, label)
     for step in range(1, steps + 1):
         loss = model.loss(sg.tensor(x[rng.integers(0, len(x), batch)], device=device))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        ema.update()
-        if not math.isfinite(loss.item()):
-            raise FloatingPointError(f"ddpm_toy2d: the loss became {loss.item()} at step {step}; "
-                                     f"lower --lr (or rerun under sg.detect_anomaly())")
-        progress(step, loss=loss.item())
+        value = sg.optim.train_step(loss, opt, sched, ema, 'ddpm_toy2d', step,
+                                    hint='lower --lr (or rerun under sg.detect_anomaly())')
+        progress(step, loss=value)
     return ema
 
 

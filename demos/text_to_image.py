@@ -138,14 +138,7 @@ def train_ldm(ldm, z0, caption_index, conds, steps, batch, lr, seed, cpu_budget,
         cond = TextCondition(sg.tensor(conds[0][rows]), sg.tensor(conds[1][rows]),
                              sg.tensor(conds[2][rows]))
         loss = ldm.loss(sg.tensor(z0[idx]), cond)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        ema.update()
-        losses.append(loss.item())
-        if not np.isfinite(losses[-1]):
-            raise FloatingPointError(f"text_to_image: the loss became {losses[-1]} at step {step}")
+        losses.append(sg.optim.train_step(loss, opt, sched, ema, 'text_to_image', step))
         progress(step, loss=float(np.mean(losses[-50:])))
         if time.process_time() - t0 > cpu_budget:
             print(f"  latent diffusion: CPU budget reached at step {step}", flush=True)

@@ -305,14 +305,8 @@ def train_clip(model, images, captions, steps=3000, batch_size=256, lr=2e-3, wei
         dev = model.device
         loss = model.loss(tensor(x[pick], device=dev), tensor(ids[pick], device=dev),
                           tensor(padding[pick], device=dev))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        losses.append(loss.item())
+        losses.append(optim.train_step(loss, opt, sched, None, who, step))
         taus.append(1.0 / model.scale().item())
-        if not np.isfinite(losses[-1]):
-            raise FloatingPointError(f"{who}: the loss became {losses[-1]} at step {step}")
         if progress is not None:
             progress(step, loss=float(np.mean(losses[-20:])), tau=taus[-1])
         if cpu_budget is not None and time.process_time() - t0 > cpu_budget:
