@@ -33,7 +33,7 @@ SWEEPS = {
     'unet_width': ('U-Net', 'base channels', 'channels', [8, 16, 32, 64]),
     'unet_batch': ('U-Net', 'batch size', 'batch', [8, 32, 64]),
 }
-UNET_BASE = dict(channels=16, batch=diffusion.BATCH)       # bench/diffusion.py's unet16
+UNET_BASE = dict(channels=16, batch=diffusion.BATCH)       # bench/diffusion.py's unet16 (mults 1, 2, 2)
 
 
 def worker(lib, model, config, repeats):
@@ -45,7 +45,7 @@ def worker(lib, model, config, repeats):
         step = (gpt.build_sg if lib == 'sg' else gpt.build_torch)('_point')
     else:
         diffusion.BATCH = config['batch']
-        diffusion.ARGS['_point'] = dict(channels=config['channels'])
+        diffusion.ARGS['_point'] = dict(diffusion.ARGS['unet16'], channels=config['channels'])
         step = (diffusion.build_sg if lib == 'sg' else diffusion.build_torch)('_point')
     return median_time(step, repeats, warmup=2)
 
