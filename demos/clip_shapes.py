@@ -239,7 +239,7 @@ def main():
     if avatars and args.out == 'out/clip_shapes':
         args.out = 'out/clip_avatars'
     if args.quick:
-        args.steps, args.n_train, args.n_eval = 40, 1500, 200
+        args.steps, args.n_train, args.n_eval = (15, 800, 100) if avatars else (40, 1500, 200)
     out = ensure_out(args.out)
     sg.manual_seed(args.seed)
     metrics = {'seed': args.seed, 'quick': args.quick, 'dataset': args.dataset}
@@ -366,7 +366,7 @@ def finish_avatars(model, args, metrics, results, preds, tests, out):
     plot_predictions(tests['holdout'][0], tests['holdout'][1], preds['holdout'],
                      os.path.join(out, 'clip_predictions.png'))
     if not args.no_classifiers:
-        n_attr = 1500 if args.quick else 10000
+        n_attr = 600 if args.quick else 10000
         real = cap.caption_avatars(n_attr, seed=seeded(args, SEED_ATTR), split='all')
         t0 = time.process_time()
         clf = train_attribute_classifiers(real.images, real.attributes, captions='avatars',
