@@ -80,14 +80,14 @@ class CLIPConfig:
 
     def __post_init__(self):
         who = 'CLIPConfig'
+        for name in ('vocab_size', 'context', 'width', 'n_layer', 'n_head', 'image_channels',
+                     'image_size', 'embed_dim'):
+            setattr(self, name, checks.positive_int(getattr(self, name), name, who))
         checks.one_of(self.captions, tuple(CAPTION_SETS), 'captions', who)
         if self.vocab_size < len(CAPTION_SETS[self.captions].vocab):
             raise ValueError(f"{who}: vocab_size {self.vocab_size} is smaller than the "
                              f"{len(CAPTION_SETS[self.captions].vocab)} words of the "
                              f"{self.captions!r} captions")
-        for name in ('vocab_size', 'context', 'width', 'n_layer', 'n_head', 'image_channels',
-                     'image_size', 'embed_dim'):
-            setattr(self, name, checks.positive_int(getattr(self, name), name, who))
         self.channels = checks.int_tuple(self.channels, 'channels', who)
         self.temperature = checks.number(self.temperature, 'temperature', who, low=0,
                                          low_open=True)

@@ -171,3 +171,15 @@ def test_avatar_captions_short_run_learns():
     assert acc[1] > 0.25 and acc[3] > 0.3, acc          # clothing colour, hair colour
     with pytest.raises(ValueError, match="captions must be one of 'shapes', 'avatars'"):
         CLIPConfig(captions='faces')
+
+
+def test_avatar_checkpoint_keeps_its_caption_set(tmp_path):
+    sg.manual_seed(3)
+    m = CLIP(CLIPConfig.for_captions('avatars', **{**TINY, 'image_size': 32}))
+    save_clip(m, tmp_path / 'clip.npz')
+    m2, _ = load_clip(tmp_path / 'clip.npz')
+    assert m2.config.captions == 'avatars' and m2.text.vocab == cap.AVATAR_VOCAB
+    caps = list(cap.AVATAR_HOLDOUT_CAPTIONS[:5])
+    np.testing.assert_array_equal(m2.embed_captions(caps), m.embed_captions(caps))
+    with pytest.raises(ValueError, match="unknown word 'small'"):
+        m2.embed_captions(["small red circle"])
