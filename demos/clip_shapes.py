@@ -5,7 +5,7 @@ symmetric InfoNCE loss, scored by zero-shot classification on combinations never
     python demos/clip_shapes.py --quick     # seconds
     python demos/clip_shapes.py --checkpoint out/clip_shapes/clip_checkpoint.npz   # no training
     python demos/clip_shapes.py --data my_captions.npz   # your own captioned images, see --help
-    python demos/clip_shapes.py --dataset avatars   # the harder set: 32x32 avatars, 5 words
+    python demos/clip_shapes.py --dataset avatars   # the harder set: 32x32 avatars, 5 words (800 steps)
 
 Data: sg.data.caption_shapes, 16x16 RGB shapes captioned "<size> <colour> <shape>" (63
 captions). Training uses only the 55 captions outside sg.data.HOLDOUT; every number is
@@ -226,7 +226,8 @@ def main():
                     "in [0, 1] and 'captions', N strings of the shapes caption words")
     p.add_argument('--dataset', choices=('shapes', 'avatars'), default='shapes',
                    help='captioned shapes (16x16, 3 words) or avatars (32x32, 5 words)')
-    p.add_argument('--steps', type=int, default=5000, help='training steps')
+    p.add_argument('--steps', type=int, default=None,
+                   help='training steps (default 5000 for shapes, 800 for avatars)')
     p.add_argument('--cpu-budget', type=float, default=420,
                    help='stop training after this many seconds of process CPU time')
     p.add_argument('--n-train', type=int, default=50000, help='training images')
@@ -238,6 +239,8 @@ def main():
     avatars = args.dataset == 'avatars' and not args.data
     if avatars and args.out == 'out/clip_shapes':
         args.out = 'out/clip_avatars'
+    if args.steps is None:
+        args.steps = 800 if avatars else 5000
     if args.quick:
         args.steps, args.n_train, args.n_eval = (15, 800, 100) if avatars else (40, 1500, 200)
     out = ensure_out(args.out)
