@@ -5,6 +5,7 @@ symmetric InfoNCE loss, scored by zero-shot classification on combinations never
     python demos/clip_shapes.py --quick     # seconds
     python demos/clip_shapes.py --checkpoint out/clip_shapes/clip_checkpoint.npz   # no training
     python demos/clip_shapes.py --data my_captions.npz   # your own captioned images, see --help
+    python demos/clip_shapes.py --dataset avatars   # the harder set: 32x32 avatars, 5 words (800 steps)
 
 Data: sg.data.caption_shapes, 16x16 RGB shapes captioned "<size> <colour> <shape>" (63
 captions). Training uses only the 55 captions outside sg.data.HOLDOUT; every number is
@@ -24,6 +25,13 @@ captions' vocabulary; sg.data.load_captioned_images) the model trains on the fil
 last tenth held out, and zero-shot compares each test image with the file's distinct
 captions. Every number is in OUT/metrics.json; the gallery, its similarity matrix and the
 embeddings in OUT/samples.npz. docs/clip.md explains the maths and lists the results.
+
+--dataset avatars: sg.data.caption_avatars, 32x32 avatars captioned with one word per
+feature ("sunglasses red hoodie black bun"; 4,032 captions); training leaves out every
+avatar whose (clothing type, hair type) pair is in sg.data.captions.AVATAR_HOLDOUT_PAIRS
+(576 captions). Zero-shot compares each image with all 4,032 captions and checks each of
+the five words; the attribute classifiers are one per feature. No retrieval or size
+analysis (one gallery image per caption would need 4,032 images per gallery).
 """
 import os
 import time
@@ -45,25 +53,25 @@ def seeded(args, k):
     return 1000 * args.seed + k
 
 
-def parse_attributes(captions):
-    """(N, 3) attribute indices when every caption is '<size> <colour> <shape>', else None."""
+def parse_attributes(captions, cs):
+    """(N, k) attribute indices when every caption is of the caption set ``cs``, else None."""
     try:
-        return cap.caption_attributes(captions)
+        return cs.parse(captions)
     except ValueError:
         return None
 
 
-def zero_shot(model, images, captions, candidates):
+def zero_shot(model, images, captions, candidates, cs):
     """Zero-shot: accuracy of the most similar candidate caption, and per attribute."""
     pred = [candidates[i] for i in model.zero_shot(images, candidates)]
     out = {'caption': float(np.mean([p == c for p, c in zip(pred, captions)])), 'n': len(pred)}
-    true, got = parse_attributes(captions), parse_attributes(pred)
+    true, got = parse_attributes(captions, cs), parse_attributes(pred, cs)
     if true is not None and got is not None:
         right = true == got
-        out.update({a: float(right[:, k].mean()) for k, a in enumerate(cap.ATTRIBUTES)})
+        out.update({a: float(right[:, k].mean()) for k, a in enumerate(cs.attributes)})
         out['all'] = float(right.all(1).mean())
-        out['confusion'] = {a: confusion(true[:, k], got[:, k], len(cap.ATTRIBUTE_WORDS[a]))
-                            for k, a in enumerate(cap.ATTRIBUTES)}
+        out['confusion'] = {a: confusion(true[:, k], got[:, k], len(cs.words[k]))
+                            for k, a in enumerate(cs.attributes)}
     return out, pred
 
 
@@ -147,14 +155,15 @@ def plot_similarity(sim, names, holdout, path):
     sg.viz.save(fig, path)
 
 
-def plot_confusions(results, path):
+def plot_confusions(results, cs, path):
     rows = [(name, r) for name, r in results.items() if 'confusion' in r]
-    fig = sg.viz.new_figure(11, 3.6 * len(rows))
-    axes = fig.subplots(len(rows), 3, squeeze=False)
+    k = len(cs.attributes)
+    fig = sg.viz.new_figure(11 * k / 3, 3.6 * len(rows))
+    axes = fig.subplots(len(rows), k, squeeze=False)
     for i, (name, r) in enumerate(rows):
-        for j, a in enumerate(cap.ATTRIBUTES):
+        for j, a in enumerate(cs.attributes):
             m = np.asarray(r['confusion'][a])
-            words = cap.ATTRIBUTE_WORDS[a]
+            words = cs.words[j]
             ax = axes[i, j]
             ax.imshow(m / np.maximum(m.sum(1, keepdims=True), 1), cmap='Blues', vmin=0, vmax=1)
             for (y, x), v in np.ndenumerate(m):
@@ -215,7 +224,10 @@ def main():
     p = parser(__doc__.split('\n')[0], 'out/clip_shapes',
                data="your own captioned images: a .npz with 'images' (N, C, H, W) or (N, H, W) "
                     "in [0, 1] and 'captions', N strings of the shapes caption words")
-    p.add_argument('--steps', type=int, default=5000, help='training steps')
+    p.add_argument('--dataset', choices=('shapes', 'avatars'), default='shapes',
+                   help='captioned shapes (16x16, 3 words) or avatars (32x32, 5 words)')
+    p.add_argument('--steps', type=int, default=None,
+                   help='training steps (default 5000 for shapes, 800 for avatars)')
     p.add_argument('--cpu-budget', type=float, default=420,
                    help='stop training after this many seconds of process CPU time')
     p.add_argument('--n-train', type=int, default=50000, help='training images')
@@ -224,11 +236,17 @@ def main():
     p.add_argument('--no-classifiers', action='store_true',
                    help='skip the real-image attribute classifiers')
     args = p.parse_args()
+    avatars = args.dataset == 'avatars' and not args.data
+    if avatars and args.out == 'out/clip_shapes':
+        args.out = 'out/clip_avatars'
+    if args.steps is None:
+        args.steps = 800 if avatars else 5000
     if args.quick:
-        args.steps, args.n_train, args.n_eval = 40, 1500, 200
+        args.steps, args.n_train, args.n_eval = (15, 800, 100) if avatars else (40, 1500, 200)
     out = ensure_out(args.out)
     sg.manual_seed(args.seed)
-    metrics = {'seed': args.seed, 'quick': args.quick}
+    metrics = {'seed': args.seed, 'quick': args.quick, 'dataset': args.dataset}
+    cs = cap.CAPTION_SETS['avatars' if avatars else 'shapes']
 
     if args.data:
         images, captions, n_test = load_user_data(args.data, p)
@@ -237,6 +255,16 @@ def main():
         candidates = sorted(set(captions))
         metrics['data'] = args.data
         C, H = images.shape[1], images.shape[2]
+    elif avatars:
+        d = cap.caption_avatars(args.n_train, seed=seeded(args, SEED_TRAIN), split='train')
+        train_x, train_c = d.images, d.captions
+        tests = {name: cap.caption_avatars(args.n_eval, seed=seeded(args, s), split=split)[:2]
+                 for name, s, split in [('seen', SEED_SEEN, 'train'),
+                                        ('holdout', SEED_HOLD, 'holdout')]}
+        candidates = list(cap.AVATAR_CAPTIONS)
+        metrics['data'] = (f'sg.data.caption_avatars (32x32, {len(cap.AVATAR_TRAIN_CAPTIONS)} '
+                           f'training captions)')
+        C, H = 3, 32
     else:
         d = cap.caption_shapes(args.n_train, seed=seeded(args, SEED_TRAIN), split='train')
         train_x, train_c = d.images, d.captions
@@ -254,7 +282,11 @@ def main():
         metrics['checkpoint'] = args.checkpoint
         history = None
     else:
-        config = CLIPConfig(image_channels=C, image_size=H)
+        if avatars:
+            config = CLIPConfig.for_captions('avatars', image_size=32,
+                                             channels=(16, 32, 64, 64))
+        else:
+            config = CLIPConfig(image_channels=C, image_size=H)
         model = CLIP(config, device=args.device)
         n_params = sum(q.numel() for q in model.parameters())
         print(f"CLIP: {n_params:,} parameters; {len(train_x)} training pairs, up to "
@@ -277,11 +309,15 @@ def main():
 
     results, preds = {}, {}
     for name, (x, c) in tests.items():
-        results[name], preds[name] = zero_shot(model, x, c, candidates)
+        results[name], preds[name] = zero_shot(model, x, c, candidates, cs)
         shown = '  '.join(f"{k} {100 * results[name][k]:.1f}%" for k in
-                          ('shape', 'colour', 'size', 'all', 'caption') if k in results[name])
+                          cs.attributes + ('all', 'caption') if k in results[name])
         print(f"zero-shot on {name} images: {shown}")
     metrics['zero_shot'] = results
+
+    if avatars:
+        finish_avatars(model, args, metrics, results, preds, tests, out)
+        return
 
     # retrieval: galleries of one image per caption
     if args.data:
@@ -298,7 +334,7 @@ def main():
           f"{100 * rec['text_to_image']:.1f}%")
     plot_similarity(sim, names, cap.HOLDOUT_CAPTIONS, os.path.join(out, 'clip_similarity.png'))
     if any('confusion' in r for r in results.values()):
-        plot_confusions(results, os.path.join(out, 'clip_zero_shot_confusion.png'))
+        plot_confusions(results, cs, os.path.join(out, 'clip_zero_shot_confusion.png'))
     name = 'holdout' if 'holdout' in tests else 'test'
     plot_predictions(tests[name][0], tests[name][1], preds[name],
                      os.path.join(out, 'clip_predictions.png'))
@@ -324,6 +360,31 @@ def main():
     write_results(out, metrics, {'gallery_images': x[gal], 'gallery_captions': np.array(names),
                                  'similarity': sim,
                                  'caption_embeddings': model.embed_captions(names)})
+
+
+def finish_avatars(model, args, metrics, results, preds, tests, out):
+    """The avatars' figures, attribute classifiers on real avatars, and the results."""
+    cs = cap.CAPTION_SETS['avatars']
+    plot_confusions(results, cs, os.path.join(out, 'clip_zero_shot_confusion.png'))
+    plot_predictions(tests['holdout'][0], tests['holdout'][1], preds['holdout'],
+                     os.path.join(out, 'clip_predictions.png'))
+    if not args.no_classifiers:
+        n_attr = 600 if args.quick else 10000
+        real = cap.caption_avatars(n_attr, seed=seeded(args, SEED_ATTR), split='all')
+        t0 = time.process_time()
+        clf = train_attribute_classifiers(real.images, real.attributes, captions='avatars',
+                                          epochs=1 if args.quick else 4, seed=args.seed)
+        ceiling = {name: attribute_accuracy(clf, x, cs.parse(c))
+                   for name, (x, c) in tests.items()}
+        metrics['attribute_classifiers'] = {'train_images': n_attr, 'trained_on': 'all 4032',
+                                            'cpu_seconds': time.process_time() - t0,
+                                            'real_accuracy': ceiling}
+        for name, r in ceiling.items():
+            print(f"attribute classifiers on real {name} images: " +
+                  '  '.join(f"{k} {100 * v:.1f}%" for k, v in r.items()))
+    x, c = tests['holdout']
+    write_results(out, metrics, {'holdout_images': x[:64], 'holdout_captions': np.array(c[:64]),
+                                 'holdout_predictions': np.array(preds['holdout'][:64])})
 
 
 if __name__ == '__main__':

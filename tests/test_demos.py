@@ -194,3 +194,16 @@ def test_ddpm_images_avatars_quick(tmp_path):
     assert metrics['data'] == 'avatars' and metrics['config']['data_shape'] == [3, 32, 32]
     with np.load(tmp_path / 'samples.npz') as f:
         assert f['samples'].shape[1:] == (3, 32, 32)
+
+
+def test_clip_avatars_quick(tmp_path):
+    """clip_shapes --dataset avatars: CLIP on the 32x32 avatars, zero-shot per feature on
+    seen and held-out combinations, and one attribute classifier per feature."""
+    demo = ROOT / 'demos' / 'clip_shapes.py'
+    _run_quick(demo, tmp_path, '--dataset', 'avatars')
+    metrics = _check_results(demo, tmp_path)
+    assert metrics['dataset'] == 'avatars'
+    for split in ('seen', 'holdout'):
+        assert set(sg.data.AVATAR_FEATURES) <= set(metrics['zero_shot'][split])
+        assert 'hair_type' in metrics['attribute_classifiers']['real_accuracy'][split]
+    assert (tmp_path / 'clip_zero_shot_confusion.png').exists()

@@ -12,7 +12,8 @@ reproducible draw, a NumPy Generator, or None for the global host generator that
     avatars.py   avatars(n, seed), avatar_joint(), render_avatar(s)
     images.py    jars(n, seed), shapes(n, size, seed)
     captions.py  caption_shapes(n, seed, split), encode_captions, HOLDOUT: captioned
-                 shapes for text-to-image (the full module: scratchgen.data.captions)
+                 shapes for text-to-image (the full module: scratchgen.data.captions);
+                 caption_avatars(n, seed, split): five-word captioned 32x32 avatars
     idx.py       read_idx, write_idx
     mnist.py     mnist(), fashion_mnist(), digits()
     text.py      CharTokenizer
@@ -35,7 +36,7 @@ from .avatars import SHAPE as AVATAR_SHAPE
 from .images import (jars, render_jars, shapes, render_shapes, ShapesData, SHAPE_CLASSES,
                      SHAPE_COLOURS)
 from .captions import (caption_shapes, encode_captions, caption_attributes, caption_of,
-                       CaptionedShapes, HOLDOUT, load_captioned_images)
+                       CaptionedShapes, HOLDOUT, load_captioned_images, caption_avatars)
 from .idx import read_idx, write_idx
 from .mnist import mnist, fashion_mnist, digits, data_dir, DatasetUnavailableError
 from .text import CharTokenizer
@@ -49,7 +50,7 @@ __all__ = [
     'avatar_entropy', 'render_avatar', 'render_avatars', 'describe_avatar',
     'all_avatar_combinations', 'AVATAR_FEATURES', 'AVATAR_VALUES', 'AVATAR_SHAPE', 'jars',
     'render_jars', 'shapes', 'render_shapes', 'ShapesData', 'SHAPE_CLASSES', 'SHAPE_COLOURS',
-    'caption_shapes', 'encode_captions', 'caption_attributes', 'caption_of', 'CaptionedShapes',
+    'caption_shapes', 'caption_avatars', 'encode_captions', 'caption_attributes', 'caption_of', 'CaptionedShapes',
     'HOLDOUT', 'load_captioned_images', 'read_idx', 'write_idx', 'mnist', 'fashion_mnist', 'digits', 'data_dir',
     'DatasetUnavailableError', 'CharTokenizer', 'SequenceTask', 'addition_task', 'sort_task',
     'load_points', 'load_images', 'load_categories', 'load_text', 'DataFileError',

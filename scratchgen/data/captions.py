@@ -24,6 +24,27 @@ caption_shapes(n, seed, split='train', size=16) -> CaptionedShapes(images, capti
     ``n`` images drawn by ``shapes`` and kept only if their caption is in the split
     ('train': not in HOLDOUT; 'holdout': in HOLDOUT; 'all'); attributes int64 (n, 3):
     the (shape, colour, size) indices, columns named by ``ATTRIBUTES``.
+
+Avatars, the second and harder set (32x32 RGB, ``sg.data.avatars``): five words, one per
+feature in ``FEATURE_NAMES`` order, "<accessory> <clothing colour> <clothing type>
+<hair colour> <hair type>" ("sunglasses red hoodie black bun"; ``AVATAR_WORDS``).
+Colour words repeat between clothing and hair, so only the word's position says which
+it is. 3 x 8 x 4 x 6 x 7 = 4,032 captions (``AVATAR_CAPTIONS``, in ``all_avatar_combinations``
+order), drawn from the skewed ``avatar_joint``.
+
+AVATAR_VOCAB, AVATAR_CONTEXT = 6
+    ``<pad>``, ``<cls>``, then the distinct avatar words.
+AVATAR_HOLDOUT_PAIRS
+    4 (clothing type, hair type) pairs, one per clothing type: every avatar with such a
+    pair (4 x 3 x 8 x 6 = 576 of the 4,032 captions) is never in training, while every
+    single word, and every other pair, is.
+caption_avatars(n, seed, split='train') -> CaptionedShapes(images, captions, attributes)
+    like ``caption_shapes``; attributes int64 (n, 5) are the feature indices.
+CAPTION_SETS['shapes' | 'avatars'] -> CaptionSet(name, vocab, context, attributes,
+    words, all_captions, holdout_captions, parse): what a model needs to know of either set
+    (``encode_captions(captions, context, vocab=...)``, ``CLIPConfig(captions=...)``);
+    ``parse(captions)`` -> (B, len(attributes)) indices, ``words[k]`` names column k.
+
 load_captioned_images(path, context=CONTEXT) -> (images, captions)
     A user's own captioned images (the demos' --data): a .npz with ``images`` as
     ``load_images`` reads them and ``captions``, an array of N strings in this
@@ -36,12 +57,16 @@ import numpy as np
 from .dataset import as_generator
 from .files import load_images, DataFileError
 from .images import shapes, SHAPE_CLASSES, SHAPE_COLOURS, SIZE_WORDS
+from .avatars import avatars, render_avatars, FEATURE_NAMES, SHAPE as AVATAR_SHAPE
 from ..checks import nonnegative_int, int_at_least, one_of
 
 __all__ = ['VOCAB', 'PAD_ID', 'CLS_ID', 'CONTEXT', 'ATTRIBUTES', 'ATTRIBUTE_WORDS', 'HOLDOUT',
            'ALL_CAPTIONS', 'TRAIN_CAPTIONS', 'HOLDOUT_CAPTIONS', 'CaptionedShapes',
            'encode_captions', 'caption_attributes', 'caption_of', 'caption_shapes',
-           'load_captioned_images']
+           'load_captioned_images', 'AVATAR_WORDS', 'AVATAR_VOCAB', 'AVATAR_CONTEXT',
+           'AVATAR_HOLDOUT_PAIRS', 'AVATAR_CAPTIONS', 'AVATAR_TRAIN_CAPTIONS',
+           'AVATAR_HOLDOUT_CAPTIONS', 'avatar_caption_of', 'avatar_caption_attributes',
+           'caption_avatars', 'CaptionSet', 'CAPTION_SETS']
 
 COLOUR_WORDS = tuple(SHAPE_COLOURS)
 # the attributes in the column order of ``caption_shapes(...).attributes``
@@ -68,6 +93,81 @@ TRAIN_CAPTIONS = tuple(c for c in ALL_CAPTIONS if c not in HOLDOUT_CAPTIONS)
 
 CaptionedShapes = namedtuple('CaptionedShapes', 'images captions attributes')
 
+# ----------------------------------------------------------------------------- avatars
+# one word per value, rows in FEATURE_NAMES / FEATURE_VALUES order (data/avatars.py)
+AVATAR_WORDS = (
+    ('plain', 'round', 'sunglasses'),
+    ('black', 'blue', 'grey', 'green', 'orange', 'pink', 'red', 'white'),
+    ('hoodie', 'overall', 'scoopneck', 'vneck'),
+    ('black', 'blonde', 'brown', 'pink', 'red', 'silver'),
+    ('bald', 'bun', 'curly', 'straight', 'waved', 'flat', 'frizzle'),
+)
+AVATAR_VOCAB = (PAD, CLS) + tuple(dict.fromkeys(w for row in AVATAR_WORDS for w in row))
+AVATAR_CONTEXT = 6                            # <cls> + five words
+# (clothing type, hair type) never seen together in training: one per clothing type
+AVATAR_HOLDOUT_PAIRS = (('hoodie', 'bun'), ('overall', 'frizzle'), ('scoopneck', 'bald'),
+                        ('vneck', 'curly'))
+_HOLD_PAIR_IDX = {(AVATAR_WORDS[2].index(c), AVATAR_WORDS[4].index(h))
+                  for c, h in AVATAR_HOLDOUT_PAIRS}
+
+
+def avatar_caption_of(features):
+    """(B, 5) avatar feature indices -> the list of captions."""
+    a = np.asarray(features).reshape(-1, 5)
+    return [' '.join(AVATAR_WORDS[k][v] for k, v in enumerate(row)) for row in a]
+
+
+def avatar_caption_attributes(captions):
+    """Avatar captions (five words) -> int64 (B, 5) feature indices (inverse of
+    ``avatar_caption_of``)."""
+    who = 'avatar_caption_attributes'
+    if isinstance(captions, str):
+        captions = [captions]
+    out = []
+    for caption in captions:
+        words = _words(caption, who)
+        if len(words) != 5 or any(w not in AVATAR_WORDS[k] for k, w in enumerate(words)):
+            raise ValueError(f"{who}: caption {caption!r} is not five words '<accessory> "
+                             f"<clothing colour> <clothing type> <hair colour> <hair type>' "
+                             f"from {AVATAR_WORDS}")
+        out.append([AVATAR_WORDS[k].index(w) for k, w in enumerate(words)])
+    return np.array(out, dtype=np.int64).reshape(-1, 5)
+
+
+def _avatar_held(features):
+    """Bool (B,): is each avatar's (clothing type, hair type) pair held out?"""
+    return np.array([(int(ct), int(ht)) in _HOLD_PAIR_IDX
+                     for ct, ht in np.asarray(features).reshape(-1, 5)[:, [2, 4]]], dtype=bool)
+
+
+_ALL_AVATARS = np.stack(np.unravel_index(np.arange(int(np.prod(AVATAR_SHAPE))), AVATAR_SHAPE),
+                        axis=1)
+AVATAR_CAPTIONS = tuple(avatar_caption_of(_ALL_AVATARS))
+AVATAR_HOLDOUT_CAPTIONS = tuple(c for c, h in zip(AVATAR_CAPTIONS, _avatar_held(_ALL_AVATARS))
+                                if h)
+AVATAR_TRAIN_CAPTIONS = tuple(c for c, h in zip(AVATAR_CAPTIONS, _avatar_held(_ALL_AVATARS))
+                              if not h)
+
+
+def caption_avatars(n, seed=None, split='train'):
+    """``n`` captioned 32x32 avatars of one split (module docstring): feature rows drawn
+    from ``avatar_joint`` and kept when their (clothing type, hair type) pair is in the
+    split ('train': not held out; 'holdout': held out; 'all'). Returns
+    ``CaptionedShapes(images float32 (n, 3, 32, 32), captions, attributes int64 (n, 5))``."""
+    who = 'caption_avatars'
+    n = nonnegative_int(n, 'n', who)
+    one_of(split, ('train', 'holdout', 'all'), 'split', who)
+    rng = as_generator(seed, who)
+    rows, have = [], 0
+    while have < n:
+        X = avatars(4 * (n - have) + 64, seed=rng)
+        held = _avatar_held(X)
+        keep = {'train': ~held, 'holdout': held, 'all': np.ones(len(X), bool)}[split]
+        rows.append(X[keep][:n - have])
+        have += len(rows[-1])
+    X = np.concatenate(rows) if rows else np.zeros((0, 5), np.int64)
+    return CaptionedShapes(render_avatars(X), avatar_caption_of(X), X.astype(np.int64))
+
 
 def _words(caption, who):
     if not isinstance(caption, str):
@@ -76,11 +176,15 @@ def _words(caption, who):
     return caption.split()
 
 
-def encode_captions(captions, context=CONTEXT):
+def encode_captions(captions, context=CONTEXT, vocab=VOCAB):
     """Captions (a string or a list of strings) -> ``(ids, padding)``: int64 and bool
     NumPy arrays of shape (B, context). Row b is ``<cls>``, the caption's words, then
-    ``<pad>``; ``padding[b, j]`` is True where position j is padding."""
+    ``<pad>``; ``padding[b, j]`` is True where position j is padding. ``vocab``: the
+    word list (``VOCAB`` of the shapes, ``AVATAR_VOCAB``), starting with <pad>, <cls>."""
     who = 'encode_captions'
+    stoi = _STOI if vocab is VOCAB else {w: i for i, w in enumerate(vocab)}
+    if tuple(vocab[:2]) != (PAD, CLS):
+        raise ValueError(f"{who}: vocab must start with {PAD!r}, {CLS!r}, got {vocab[:2]}")
     if isinstance(captions, str):
         captions = [captions]
     captions = list(captions)
@@ -93,10 +197,10 @@ def encode_captions(captions, context=CONTEXT):
                              f"<cls> token it needs {len(words) + 1} positions but the "
                              f"context is {context} (at most {context - 1} words)")
         for j, w in enumerate(words):
-            if w not in _STOI or w in (PAD, CLS):
+            if w not in stoi or w in (PAD, CLS):
                 raise ValueError(f"{who}: unknown word {w!r} in caption {caption!r}; the "
-                                 f"vocabulary is {', '.join(VOCAB[2:])}")
-            ids[b, j + 1] = _STOI[w]
+                                 f"vocabulary is {', '.join(vocab[2:])}")
+            ids[b, j + 1] = stoi[w]
         ids[b, 0] = CLS_ID
     return ids, ids == PAD_ID
 
@@ -183,3 +287,14 @@ def load_captioned_images(path, context=CONTEXT):
     except ValueError as e:
         raise DataFileError(f"{who}: {str(path)!r}: {e}") from None
     return images, captions
+
+
+CaptionSet = namedtuple('CaptionSet', 'name vocab context attributes words all_captions '
+                                      'holdout_captions parse')
+CAPTION_SETS = {
+    'shapes': CaptionSet('shapes', VOCAB, CONTEXT, ATTRIBUTES,
+                         tuple(ATTRIBUTE_WORDS[a] for a in ATTRIBUTES), ALL_CAPTIONS,
+                         HOLDOUT_CAPTIONS, caption_attributes),
+    'avatars': CaptionSet('avatars', AVATAR_VOCAB, AVATAR_CONTEXT, FEATURE_NAMES, AVATAR_WORDS,
+                          AVATAR_CAPTIONS, AVATAR_HOLDOUT_CAPTIONS, avatar_caption_attributes),
+}

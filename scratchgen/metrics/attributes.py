@@ -18,61 +18,69 @@ recall_at_1(similarity, image_labels, caption_labels): for a CLIP-style similari
 matrix (N images, M captions), the fraction of images whose most similar caption has
 the image's label (image -> text), and of captions whose most similar image has the
 caption's label (text -> image). See docs/clip.md.
+
+``captions='avatars'`` gives one classifier per avatar feature instead (five columns,
+``CAPTION_SETS['avatars'].attributes``).
 """
 import numpy as np
 
 from ..autograd.creation import host_array
-from ..data.captions import ATTRIBUTES, ATTRIBUTE_WORDS, caption_attributes
+from ..data.captions import CAPTION_SETS
 from .feature_net import train_feature_net
 
 __all__ = ['AttributeClassifiers', 'train_attribute_classifiers', 'attribute_accuracy',
            'recall_at_1']
 
 
-def _attributes(attributes, n, who):
-    """(N, 3) int attribute indices, from an array or from N caption strings."""
+def _attributes(attributes, n, who, captions='shapes'):
+    """(N, k) int attribute indices, from an array or from N caption strings."""
+    cs = CAPTION_SETS[captions]
+    names = cs.attributes
     if isinstance(attributes, str) or (isinstance(attributes, (list, tuple)) and attributes
                                        and isinstance(attributes[0], str)):
-        a = caption_attributes(attributes)
+        a = cs.parse(attributes)
         if len(a) == 1 and n > 1:
             a = np.repeat(a, n, axis=0)        # one prompt for the whole batch
     else:
         a = host_array(attributes, None, f"{who}: attributes")
-    if a.dtype.kind not in 'iu' or a.shape != (n, len(ATTRIBUTES)):
+    if a.dtype.kind not in 'iu' or a.shape != (n, len(names)):
         raise ValueError(f"{who}: attributes must be {n} captions or an integer array of "
-                         f"shape ({n}, {len(ATTRIBUTES)}) (columns {ATTRIBUTES}), got "
+                         f"shape ({n}, {len(names)}) (columns {names}), got "
                          f"dtype {a.dtype}, shape {a.shape}")
     return a.astype(np.int64)
 
 
 class AttributeClassifiers:
     """One ``FeatureNet`` per attribute (``nets['shape']`` ...). ``predict(images)`` ->
-    int64 (N, 3) indices in ``ATTRIBUTES`` order; ``accuracy(images, attributes)`` is
-    ``attribute_accuracy(self, images, attributes)``."""
+    int64 (N, k) indices in the caption set's attribute order (``ATTRIBUTES`` for the
+    shapes); ``accuracy(images, attributes)`` is ``attribute_accuracy(self, ...)``."""
 
-    def __init__(self, nets):
-        self.nets = dict(nets)
+    def __init__(self, nets, captions='shapes'):
+        self.nets, self.captions = dict(nets), captions
 
     def predict(self, images):
-        return np.stack([self.nets[a].predict(images) for a in ATTRIBUTES], axis=1)
+        return np.stack([self.nets[a].predict(images)
+                         for a in CAPTION_SETS[self.captions].attributes], axis=1)
 
     def accuracy(self, images, attributes):
         return attribute_accuracy(self, images, attributes)
 
 
 def train_attribute_classifiers(images, attributes, arch='conv', epochs=8, batch_size=128,
-                                lr=2e-3, seed=0, device=None):
-    """Train the three attribute classifiers on real images (N, C, H, W) and their
-    attributes (an (N, 3) int array or N captions) -> ``AttributeClassifiers``."""
+                                lr=2e-3, seed=0, device=None, captions='shapes'):
+    """Train one classifier per attribute of the caption set ``captions`` ('shapes':
+    three, 'avatars': five) on real images (N, C, H, W) and their attributes (an (N, k)
+    int array or N captions) -> ``AttributeClassifiers``."""
     who = 'train_attribute_classifiers'
     x = host_array(images, np.float32, who)
-    a = _attributes(attributes, len(x), who)
+    a = _attributes(attributes, len(x), who, captions)
+    cs = CAPTION_SETS[captions]
     nets = {}
-    for k, name in enumerate(ATTRIBUTES):
+    for k, name in enumerate(cs.attributes):
         nets[name] = train_feature_net(x, a[:, k], arch=arch, epochs=epochs,
                                        batch_size=batch_size, lr=lr, seed=seed + k,
-                                       device=device, n_classes=len(ATTRIBUTE_WORDS[name]))
-    return AttributeClassifiers(nets)
+                                       device=device, n_classes=len(cs.words[k]))
+    return AttributeClassifiers(nets, captions)
 
 
 def attribute_accuracy(classifiers, images, attributes):
@@ -84,9 +92,11 @@ def attribute_accuracy(classifiers, images, attributes):
         raise TypeError(f"{who}: classifiers must be AttributeClassifiers (or have "
                         f"predict(images) -> (N, 3)), got {type(classifiers).__name__}")
     x = host_array(images, np.float32, who)
-    a = _attributes(attributes, len(x), who)
+    captions = getattr(classifiers, 'captions', 'shapes')
+    a = _attributes(attributes, len(x), who, captions)
     right = classifiers.predict(x) == a
-    out = {name: float(right[:, k].mean()) for k, name in enumerate(ATTRIBUTES)}
+    out = {name: float(right[:, k].mean())
+           for k, name in enumerate(CAPTION_SETS[captions].attributes)}
     out['all'] = float(right.all(1).mean())
     return out
 

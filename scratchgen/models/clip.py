@@ -40,7 +40,7 @@ from .. import backend, checks, io, nn, optim
 from .. import functional as F
 from ..autograd import Tensor, full, no_grad, tensor
 from ..autograd.creation import host_array
-from ..data.captions import VOCAB, CONTEXT, ALL_CAPTIONS, encode_captions
+from ..data.captions import VOCAB, CONTEXT, CAPTION_SETS, encode_captions
 from .gpt import GPTConfig, Block
 from .diffusion.conditioning import TextCondition
 
@@ -54,7 +54,10 @@ class CLIPConfig:
     """Sizes of a CLIP. ``context``: tokens per caption (<cls> + words); ``width``:
     the text encoder's D; ``channels``: the image encoder's conv widths (each after
     the first halves H and W); ``embed_dim``: E, the joint space; ``temperature``:
-    tau at initialisation (learned afterwards, capped at 1 / ``min_temperature``)."""
+    tau at initialisation (learned afterwards, capped at 1 / ``min_temperature``);
+    ``captions``: the caption set whose vocabulary the text encoder reads, 'shapes' or
+    'avatars' (``sg.data.captions.CAPTION_SETS``; ``CLIPConfig.for_captions`` sets
+    vocab_size and context from it)."""
     vocab_size: int = len(VOCAB)
     context: int = CONTEXT
     width: int = 64
@@ -66,12 +69,25 @@ class CLIPConfig:
     embed_dim: int = 64
     temperature: float = 0.07
     min_temperature: float = 0.01
+    captions: str = 'shapes'
+
+    @classmethod
+    def for_captions(cls, captions, **kwargs):
+        """A config whose vocab_size and context fit the caption set ``captions``."""
+        s = CAPTION_SETS[checks.one_of(captions, tuple(CAPTION_SETS), 'captions',
+                                       'CLIPConfig.for_captions')]
+        return cls(vocab_size=len(s.vocab), context=s.context, captions=captions, **kwargs)
 
     def __post_init__(self):
         who = 'CLIPConfig'
         for name in ('vocab_size', 'context', 'width', 'n_layer', 'n_head', 'image_channels',
                      'image_size', 'embed_dim'):
             setattr(self, name, checks.positive_int(getattr(self, name), name, who))
+        checks.one_of(self.captions, tuple(CAPTION_SETS), 'captions', who)
+        if self.vocab_size < len(CAPTION_SETS[self.captions].vocab):
+            raise ValueError(f"{who}: vocab_size {self.vocab_size} is smaller than the "
+                             f"{len(CAPTION_SETS[self.captions].vocab)} words of the "
+                             f"{self.captions!r} captions")
         self.channels = checks.int_tuple(self.channels, 'channels', who)
         self.temperature = checks.number(self.temperature, 'temperature', who, low=0,
                                          low_open=True)
@@ -96,8 +112,9 @@ class TextEncoder(nn.Module):
     """
 
     def __init__(self, vocab_size=len(VOCAB), context=CONTEXT, width=64, n_layer=2, n_head=4,
-                 dropout=0.0):
+                 dropout=0.0, vocab=VOCAB):
         super().__init__()
+        self.vocab = tuple(vocab)                         # the words ``encode`` reads
         self.config = GPTConfig(vocab_size=vocab_size, block_size=context, n_layer=n_layer,
                                 n_head=n_head, n_embd=width, dropout=dropout)
         self.context, self.width = self.config.block_size, self.config.n_embd
@@ -146,7 +163,7 @@ class TextEncoder(nn.Module):
     def encode(self, captions):
         """Caption strings -> ``TextCondition(tokens, padding, pooled)`` on this
         encoder's device (padding a bool Tensor)."""
-        ids, padding = encode_captions(captions, self.context)
+        ids, padding = encode_captions(captions, self.context, self.vocab)
         device = self.wte.weight.device
         ids, padding = tensor(ids, device=device), tensor(padding, device=device)
         tokens, pooled = self(ids, padding)
@@ -211,7 +228,8 @@ class CLIP(nn.Module):
         if not isinstance(config, CLIPConfig):
             raise TypeError(f"CLIP: expected a CLIPConfig, got {type(config).__name__}")
         self.config = c = config
-        self.text = TextEncoder(c.vocab_size, c.context, c.width, c.n_layer, c.n_head)
+        self.text = TextEncoder(c.vocab_size, c.context, c.width, c.n_layer, c.n_head,
+                                vocab=CAPTION_SETS[c.captions].vocab)
         self.text_proj = nn.Linear(c.width, c.embed_dim, bias=False)
         self.image = ImageEncoder(c.image_channels, c.image_size, c.channels, c.embed_dim)
         # shape (1,), not 0-d: clamp's backward builds its mask with NumPy, which turns a
@@ -246,7 +264,7 @@ class CLIP(nn.Module):
 
     def embed_captions(self, captions, batch_size=512):
         """Caption strings -> host float64 (N, E) unit vectors (no gradient)."""
-        ids, padding = encode_captions(list(captions), self.config.context)
+        ids, padding = encode_captions(list(captions), self.config.context, self.text.vocab)
         with no_grad(), nn.evaluating(self):
             out = [self.encode_text(tensor(ids[i:i + batch_size], device=self.device),
                                     tensor(padding[i:i + batch_size], device=self.device)).numpy()
@@ -265,9 +283,12 @@ class CLIP(nn.Module):
         """Cosine similarities (N images, M captions), host float64."""
         return self.embed_images(images) @ self.embed_captions(captions).T
 
-    def zero_shot(self, images, captions=ALL_CAPTIONS):
+    def zero_shot(self, images, captions=None):
         """Zero-shot classification: for each image the index of the most similar caption
-        among ``captions`` (default all 63) -> int64 (N,)."""
+        among ``captions`` (default all of the caption set: the 63 shapes captions) ->
+        int64 (N,)."""
+        if captions is None:
+            captions = CAPTION_SETS[self.config.captions].all_captions
         return self.similarity(images, captions).argmax(1)
 
 
@@ -290,7 +311,7 @@ def train_clip(model, images, captions, steps=3000, batch_size=256, lr=2e-3, wei
         raise ValueError(f"{who}: need images (N, C, H, W) and N captions, N >= 2; got images "
                          f"of shape {x.shape} and {len(captions)} captions")
     steps = checks.positive_int(steps, 'steps', who)
-    ids, padding = encode_captions(captions, model.config.context)
+    ids, padding = encode_captions(captions, model.config.context, model.text.vocab)
     caption_id = np.unique(np.array(captions), return_inverse=True)[1]
     rng = np.random.default_rng(seed)
     decay = [p for p in model.parameters() if p.ndim >= 2]
