@@ -255,25 +255,16 @@ def main():
         candidates = sorted(set(captions))
         metrics['data'] = args.data
         C, H = images.shape[1], images.shape[2]
-    elif avatars:
-        d = cap.caption_avatars(args.n_train, seed=seeded(args, SEED_TRAIN), split='train')
-        train_x, train_c = d.images, d.captions
-        tests = {name: cap.caption_avatars(args.n_eval, seed=seeded(args, s), split=split)[:2]
-                 for name, s, split in [('seen', SEED_SEEN, 'train'),
-                                        ('holdout', SEED_HOLD, 'holdout')]}
-        candidates = list(cap.AVATAR_CAPTIONS)
-        metrics['data'] = (f'sg.data.caption_avatars (32x32, {len(cap.AVATAR_TRAIN_CAPTIONS)} '
-                           f'training captions)')
-        C, H = 3, 32
     else:
-        d = cap.caption_shapes(args.n_train, seed=seeded(args, SEED_TRAIN), split='train')
+        d = cs.sample(args.n_train, seed=seeded(args, SEED_TRAIN), split='train')
         train_x, train_c = d.images, d.captions
-        tests = {name: cap.caption_shapes(args.n_eval, seed=seeded(args, s), split=split)[:2]
+        tests = {name: cs.sample(args.n_eval, seed=seeded(args, s), split=split)[:2]
                  for name, s, split in [('seen', SEED_SEEN, 'train'),
                                         ('holdout', SEED_HOLD, 'holdout')]}
-        candidates = list(cap.ALL_CAPTIONS)
-        metrics['data'] = 'sg.data.caption_shapes (16x16, 55 training captions)'
-        C, H = 3, 16
+        candidates = list(cs.all_captions)
+        C, H = train_x.shape[1], train_x.shape[2]
+        metrics['data'] = (f'sg.data.caption_{cs.name} ({H}x{H}, {len(cs.train_captions)} '
+                           f'training captions)')
     metrics['train_images'], metrics['candidates'] = len(train_x), len(candidates)
 
     if args.checkpoint:

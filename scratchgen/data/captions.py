@@ -41,9 +41,11 @@ AVATAR_HOLDOUT_PAIRS
 caption_avatars(n, seed, split='train') -> CaptionedShapes(images, captions, attributes)
     like ``caption_shapes``; attributes int64 (n, 5) are the feature indices.
 CAPTION_SETS['shapes' | 'avatars'] -> CaptionSet(name, vocab, context, attributes,
-    words, all_captions, holdout_captions, parse): what a model needs to know of either set
-    (``encode_captions(captions, context, vocab=...)``, ``CLIPConfig(captions=...)``);
-    ``parse(captions)`` -> (B, len(attributes)) indices, ``words[k]`` names column k.
+    words, all_captions, holdout_captions, train_captions, parse, sample): what a model
+    needs to know of either set (``encode_captions(captions, context, vocab=...)``,
+    ``CLIPConfig(captions=...)``); ``parse(captions)`` -> (B, len(attributes)) indices,
+    ``words[k]`` names column k; ``sample(n, seed, split)`` is ``caption_shapes`` or
+    ``caption_avatars``.
 
 load_captioned_images(path, context=CONTEXT) -> (images, captions)
     A user's own captioned images (the demos' --data): a .npz with ``images`` as
@@ -290,11 +292,12 @@ def load_captioned_images(path, context=CONTEXT):
 
 
 CaptionSet = namedtuple('CaptionSet', 'name vocab context attributes words all_captions '
-                                      'holdout_captions parse')
+                                      'holdout_captions train_captions parse sample')
 CAPTION_SETS = {
     'shapes': CaptionSet('shapes', VOCAB, CONTEXT, ATTRIBUTES,
                          tuple(ATTRIBUTE_WORDS[a] for a in ATTRIBUTES), ALL_CAPTIONS,
-                         HOLDOUT_CAPTIONS, caption_attributes),
+                         HOLDOUT_CAPTIONS, TRAIN_CAPTIONS, caption_attributes, caption_shapes),
     'avatars': CaptionSet('avatars', AVATAR_VOCAB, AVATAR_CONTEXT, FEATURE_NAMES, AVATAR_WORDS,
-                          AVATAR_CAPTIONS, AVATAR_HOLDOUT_CAPTIONS, avatar_caption_attributes),
+                          AVATAR_CAPTIONS, AVATAR_HOLDOUT_CAPTIONS, AVATAR_TRAIN_CAPTIONS,
+                          avatar_caption_attributes, caption_avatars),
 }
