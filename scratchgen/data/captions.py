@@ -122,18 +122,9 @@ def avatar_caption_of(features):
 def avatar_caption_attributes(captions):
     """Avatar captions (five words) -> int64 (B, 5) feature indices (inverse of
     ``avatar_caption_of``)."""
-    who = 'avatar_caption_attributes'
-    if isinstance(captions, str):
-        captions = [captions]
-    out = []
-    for caption in captions:
-        words = _words(caption, who)
-        if len(words) != 5 or any(w not in AVATAR_WORDS[k] for k, w in enumerate(words)):
-            raise ValueError(f"{who}: caption {caption!r} is not five words '<accessory> "
-                             f"<clothing colour> <clothing type> <hair colour> <hair type>' "
-                             f"from {AVATAR_WORDS}")
-        out.append([AVATAR_WORDS[k].index(w) for k, w in enumerate(words)])
-    return np.array(out, dtype=np.int64).reshape(-1, 5)
+    return _word_indices(captions, AVATAR_WORDS, 'avatar_caption_attributes',
+                         "'<accessory> <clothing colour> <clothing type> <hair colour> "
+                         "<hair type>'")
 
 
 def _avatar_held(features):
@@ -210,20 +201,24 @@ def encode_captions(captions, context=CONTEXT, vocab=VOCAB):
 def caption_attributes(captions):
     """Full captions "<size> <colour> <shape>" -> int64 (B, 3) (shape, colour, size)
     indices into ``ATTRIBUTE_WORDS``."""
-    who = 'caption_attributes'
+    by_position = _word_indices(captions, (SIZE_WORDS, COLOUR_WORDS, SHAPE_CLASSES),
+                                'caption_attributes', "'<size> <colour> <shape>'")
+    return by_position[:, ::-1].copy()          # (size, colour, shape) -> (shape, colour, size)
+
+
+def _word_indices(captions, words, who, form):
+    """Captions of exactly len(words) words, word j from ``words[j]`` -> int64 (B, len(words))
+    indices, in caption order; anything else raises a ValueError naming the caption."""
     if isinstance(captions, str):
         captions = [captions]
     out = []
     for caption in captions:
-        words = _words(caption, who)
-        if len(words) != 3 or words[0] not in SIZE_WORDS or words[1] not in COLOUR_WORDS \
-                or words[2] not in SHAPE_CLASSES:
-            raise ValueError(f"{who}: caption {caption!r} is not '<size> <colour> <shape>' "
-                             f"with size in {SIZE_WORDS}, colour in {COLOUR_WORDS}, shape in "
-                             f"{SHAPE_CLASSES}")
-        out.append((SHAPE_CLASSES.index(words[2]), COLOUR_WORDS.index(words[1]),
-                    SIZE_WORDS.index(words[0])))
-    return np.array(out, dtype=np.int64).reshape(-1, 3)
+        ws = _words(caption, who)
+        if len(ws) != len(words) or any(w not in words[k] for k, w in enumerate(ws)):
+            raise ValueError(f"{who}: caption {caption!r} is not {form} with the words "
+                             f"{words}")
+        out.append([words[k].index(w) for k, w in enumerate(ws)])
+    return np.array(out, dtype=np.int64).reshape(-1, len(words))
 
 
 def caption_of(attributes):
