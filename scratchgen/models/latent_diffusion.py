@@ -15,7 +15,6 @@ pass over [∅, c]), then decodes: x = decoder(z_0 / λ). The denoiser is any
 (cross-attention) or a DiT. The diffusion runs on C·h·w = 64 numbers per 16x16 RGB image
 (768 pixels), which is where the compute saving comes from.
 """
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,8 +23,8 @@ from .. import nn
 from .. import functional as F
 from ..autograd import no_grad, rand, randn, tensor
 from ..checks import positive_int, number, one_of
-from .diffusion import (Schedule, PREDICTIONS, WEIGHTINGS, diffusion_loss, to_eps, cfg_combine,
-                        TextCondition, concat_conditions)
+from .diffusion import (Schedule, PREDICTIONS, WEIGHTINGS, diffusion_loss, predict_eps,
+                        guided_eps_fn, TextCondition, concat_conditions)
 from .diffusion import samplers
 
 __all__ = ['LatentDiffusionConfig', 'LatentDiffusion', 'latent_scale']
@@ -170,26 +169,13 @@ class LatentDiffusion(nn.Module):
     # ------------------------------------------------------------------ sampling
     def predict_eps(self, z, t, cond):
         """ε̂(z, t, cond) at one float time t."""
-        ab = self.schedule.alpha_bar(t)
-        tt = tensor(np.full(z.shape[0], float(t)), dtype=z.dtype, device=z.device)
-        pred = self.net(z, tt, cond)
-        return to_eps(pred, z, math.sqrt(ab), math.sqrt(1.0 - ab), self.config.prediction)
+        return predict_eps(self.net, self.schedule, self.config.prediction, z, t, cond)
 
     def eps_fn(self, cond, w=1.0):
         """ε̂(z, t) for the samplers: conditional (w = 1), unconditional (w = 0) or guided,
-        ε̂_u + w (ε̂_c − ε̂_u), in one batched pass over [∅, c]."""
-        w = float(w)
-        if w == 1.0:
-            return lambda z, t: self.predict_eps(z, t, cond)
-        null = self.null_condition(cond.tokens.shape[0])
-        if w == 0.0:
-            return lambda z, t: self.predict_eps(z, t, null)
-        both = concat_conditions(null, cond)
-
-        def guided(z, t):
-            eps = self.predict_eps(F.cat([z, z], 0), t, both)
-            return cfg_combine(eps[:z.shape[0]], eps[z.shape[0]:], w)
-        return guided
+        ε̂_u + w (ε̂_c − ε̂_u), in one batched pass over [∅, c] (``guided_eps_fn``)."""
+        return guided_eps_fn(self.predict_eps, cond, w,
+                             lambda: self.null_condition(cond.tokens.shape[0]), concat_conditions)
 
     @no_grad()
     def sample_latents(self, cond, w=1.0, sampler='ddim', steps=25, callback=None):

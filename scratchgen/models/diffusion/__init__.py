@@ -16,7 +16,7 @@ from .samplers import (ddpm_step, ddpm_sample, ddim_timesteps, ddim_step, ddim_s
                        ddim_encode, denoise, sde_sample, ode_drift, ode_sample,
                        ode_log_likelihood, inpaint, cfg_combine)
 from .networks import TimeEmbedding, MLPDenoiser, UNet, ResBlock, AttentionBlock, CrossAttentionBlock
-from .model import DiffusionConfig, Diffusion
+from .model import DiffusionConfig, Diffusion, predict_eps, guided_eps_fn
 from .distill import student_times, batch_eps_fn, distill_target, distill_loss
 from .conditioning import TextCondition, concat_conditions
 from .dit import DiT, patchify, unpatchify

@@ -20,7 +20,7 @@ from .networks import MLPDenoiser, UNet
 from .dit import DiT
 from . import samplers
 
-__all__ = ['DiffusionConfig', 'Diffusion']
+__all__ = ['DiffusionConfig', 'Diffusion', 'predict_eps', 'guided_eps_fn']
 
 
 @dataclass
@@ -100,23 +100,15 @@ class Diffusion(nn.Module):
 
     def predict_eps(self, x, t, y=None):
         """ε̂(x, t) at one float time t (the network's output converted to ε)."""
-        ab = self.schedule.alpha_bar(t)
-        pred = self.net(x, full((x.shape[0],), float(t), dtype=x.dtype, device=x.device), y)
-        return to_eps(pred, x, math.sqrt(ab), math.sqrt(1.0 - ab), self.config.prediction)
+        return predict_eps(self.net, self.schedule, self.config.prediction, x, t, y)
 
     def eps_fn(self, y=None, w=None):
         """The ε̂(x, t) for the samplers: unconditional (y None), conditional on y, or
-        guided with weight w (one batched pass over [no label, y]; w = 0 and w = 1 need
-        only one of the two predictions, so they make one pass)."""
-        if w is None or y is None or float(w) == 1.0:   # w = 1: the conditional prediction
+        guided with weight w over [no label, y] (``guided_eps_fn``)."""
+        if w is None or y is None:
             return lambda x, t: self.predict_eps(x, t, y)
-        if float(w) == 0.0:                               # w = 0: the unconditional one
-            return lambda x, t: self.predict_eps(x, t, self._null(len(y), y.device))
-
-        def guided(x, t):
-            both = self.predict_eps(F.cat([x, x], 0), t, F.cat([self._null(len(y), y.device), y], 0))
-            return samplers.cfg_combine(both[:x.shape[0]], both[x.shape[0]:], w)
-        return guided
+        return guided_eps_fn(self.predict_eps, y, w, lambda: self._null(len(y), y.device),
+                             lambda a, b: F.cat([a, b], 0))
 
     def sample(self, n, sampler='ddim', steps=50, eta=0.0, y=None, w=None, **options):
         """n samples: sampler 'ddpm' (options: variance), 'ddim' (steps, eta), 'sde'
@@ -133,3 +125,32 @@ class Diffusion(nn.Module):
         if sampler == 'sde':
             return samplers.sde_sample(eps, s, x_T, steps, **options)
         return samplers.ode_sample(eps, s, x_T, steps, **options)
+
+
+# ----------------------------------------------------------------------------- shared by the
+# pixel-space model above and the latent one (models/latent_diffusion.py)
+def predict_eps(net, schedule, prediction, x, t, y=None):
+    """ε̂(x, t) at one float time t: ``net(x, t, y)``'s output (ε, v or x₀) converted to ε."""
+    ab = schedule.alpha_bar(t)
+    pred = net(x, full((x.shape[0],), float(t), dtype=x.dtype, device=x.device), y)
+    return to_eps(pred, x, math.sqrt(ab), math.sqrt(1.0 - ab), prediction)
+
+
+def guided_eps_fn(predict, y, w, null, concat):
+    """ε̂(x, t) guided with weight w, ε̂_u + w (ε̂_c − ε̂_u), for ``predict(x, t, y)``.
+    ``null()`` builds the "no condition" input for y's batch (the null label, the empty
+    prompt) and ``concat(a, b)`` stacks two conditions along the batch. w = 1 is the
+    conditional prediction and w = 0 the unconditional one, each a single pass; any other
+    w makes one batched pass over [null, y]."""
+    w = float(w)
+    if w == 1.0:
+        return lambda x, t: predict(x, t, y)
+    u = null()
+    if w == 0.0:
+        return lambda x, t: predict(x, t, u)
+    both = concat(u, y)
+
+    def guided(x, t):
+        eps = predict(F.cat([x, x], 0), t, both)
+        return samplers.cfg_combine(eps[:x.shape[0]], eps[x.shape[0]:], w)
+    return guided
