@@ -240,6 +240,17 @@ def train_reward_model(name, sft, train_pairs, test_pairs, args, rng, device):
 
 
 # ----------------------------------------------------------------------------- step 3a
+def record_point(curve, evaluate, policy, it, reward_key):
+    """Evaluate the policy at iteration ``it`` and append its numbers to the learning
+    curve (the reward under ``reward_key``); returns the evaluation."""
+    m, _ = evaluate(policy)
+    curve['step'].append(it)
+    for k in ('win_rate', 'correct', 'kl', 'proxy_quality'):
+        curve[k].append(m[k])
+    curve['reward'].append(m[reward_key])
+    return m
+
+
 def train_ppo(label, sft, rm_name, rm_norm, config, train_prompts, evaluate, args, rng, device):
     """PPO from the SFT model against reward model ``rm_norm = (rm, mean, std)``."""
     rm, mu, sd = rm_norm
@@ -258,12 +269,7 @@ def train_ppo(label, sft, rm_name, rm_norm, config, train_prompts, evaluate, arg
     batch_reward = []
 
     def record(it):
-        m, _ = evaluate(policy)
-        curve['step'].append(it)
-        for k in ('win_rate', 'correct', 'kl', 'proxy_quality'):
-            curve[k].append(m[k])
-        curve['reward'].append(m[f'reward_{rm_name}'])
-        return m
+        return record_point(curve, evaluate, policy, it, f'reward_{rm_name}')
 
     record(0)
     for it in range(1, iters + 1):
@@ -329,11 +335,7 @@ def train_dpo(sft, train_pairs, test_pairs, beta, evaluate, args, rng, device):
     losses = []
 
     def record(it):
-        m, _ = evaluate(policy)
-        curve['step'].append(it)
-        for k in ('win_rate', 'correct', 'kl', 'proxy_quality'):
-            curve[k].append(m[k])
-        curve['reward'].append(m['reward_true'])
+        m = record_point(curve, evaluate, policy, it, 'reward_true')
         curve['margin'].append(margin(*test_pairs))
         return m
 
