@@ -1,17 +1,19 @@
 """Text-to-image in miniature: CLIP text encoder, spatial-latent VAE and latent diffusion
-with cross-attention on captioned 16x16 shapes; prompts scored on seen and held-out
-combinations (docs/text_to_image.md).
+with cross-attention on captioned 16x16 shapes (or 32x32 avatars); prompts scored on seen
+and held-out combinations (docs/text_to_image.md).
 
     OMP_NUM_THREADS=1 python demos/text_to_image.py                 # train all three, evaluate
     python demos/text_to_image.py --prompt "large green triangle" --n 16   # load the checkpoint
     python demos/text_to_image.py --denoiser dit                    # a DiT instead of the U-Net
+    OMP_NUM_THREADS=1 python demos/text_to_image.py --dataset avatars   # 5-word prompts, 4x8x8 latent
     python demos/text_to_image.py --quick                           # seconds
 
 Training (each stage stops at its step count or its CPU budget, ``--stage-cpu``):
 1. CLIP (``scratchgen.models.clip.train_clip``) on images of the training captions (the
    8 ``HOLDOUT`` combinations never appear); its text encoder, frozen, turns every prompt
    into ``TextCondition(tokens, padding, pooled)``.
-2. A KL-regularised VAE with a 4x4x4 spatial latent (``VAEConfig(latent_shape=...)``),
+2. A KL-regularised VAE with a 4x4x4 spatial latent (4x8x8 for the 32x32 avatars;
+   ``VAEConfig(latent_shape=...)``),
    frozen; its posterior means, times λ = 1 / std, are the diffusion's data.
 3. Latent diffusion (``scratchgen.models.latent_diffusion``): a U-Net with cross-attention
    to the prompt tokens (or a DiT), v-prediction, cosine schedule, Min-SNR weight, the
@@ -22,7 +24,14 @@ it and only sample. Evaluation: attribute classifiers trained on real images
 each seen prompt and each held-out prompt; CLIP score (100 · cosine of the CLIP image and
 prompt embeddings); Fréchet distance to real images of the same prompts in the attribute
 classifiers' features; for each guidance weight in ``--guidance``.
+
+--dataset avatars: the five-word avatar captions (``sg.data.caption_avatars``; 4 (clothing
+type, hair type) pairs never appear in training, 576 of the 4,032 captions). With that many
+captions the evaluation draws ``--eval-prompts`` seen and as many held-out prompts, and the
+real images of a prompt are its rendering (an avatar is a deterministic function of its
+five features, so the real-vs-real FD is 0).
 """
+import functools
 import dataclasses
 import os
 import time
@@ -33,8 +42,9 @@ from _common import parser, ensure_out, Progress, write_results
 
 import scratchgen as sg
 from scratchgen import metrics
-from scratchgen.data.captions import (encode_captions, caption_shapes, TRAIN_CAPTIONS,
-                                      HOLDOUT_CAPTIONS, CONTEXT)
+from scratchgen.data.avatars import render_avatars
+from scratchgen.data.captions import (encode_captions, caption_shapes, CAPTION_SETS,
+                                      CaptionedShapes)
 from scratchgen.metrics.attributes import train_attribute_classifiers, attribute_accuracy
 from scratchgen.models.clip import CLIP, CLIPConfig, train_clip
 from scratchgen.models.diffusion import UNet, TextCondition, denoise
@@ -43,6 +53,20 @@ from scratchgen.models.latent_diffusion import (LatentDiffusion, LatentDiffusion
 from scratchgen.models.vae import VAE, VAEConfig
 
 CHECKPOINT = 'text_to_image_checkpoint.npz'
+IMAGE_SIZE = {'shapes': 16, 'avatars': 32}
+# the prompts of the cross-attention figure and of the denoising trajectory
+FIGURE_PROMPTS = {
+    'shapes': ('large green triangle', ['large green triangle', 'small red circle',
+                                        'medium blue square']),
+    'avatars': ('sunglasses blue hoodie blonde curly',
+                ['sunglasses blue hoodie blonde curly', 'round red vneck black straight',
+                 'plain green overall brown bald']),
+}
+
+
+def tokenizer(cs):
+    """``captions, context -> (ids, padding)`` in the caption set's vocabulary."""
+    return functools.partial(encode_captions, vocab=cs.vocab)
 
 
 # ----------------------------------------------------------------------------- building
@@ -80,7 +104,7 @@ def build(state):
     vae = VAE(VAEConfig(**vae_cfg))
     opts = {k: tuple(v) if isinstance(v, list) else v for k, v in state['denoiser_options'].items()}
     net = build_denoiser(state['denoiser'], opts, clip.config.width)
-    ldm = LatentDiffusion(vae, clip.text, net, encode_captions,
+    ldm = LatentDiffusion(vae, clip.text, net, tokenizer(CAPTION_SETS[clip.config.captions]),
                           LatentDiffusionConfig(**state['ldm_config']))
     return clip, vae, ldm
 
@@ -148,7 +172,7 @@ def train_ldm(ldm, z0, caption_index, conds, steps, batch, lr, seed, cpu_budget,
 
 # ----------------------------------------------------------------------------- sampling
 def generate(ldm, prompts, w, steps, batch=128):
-    """Images (N, 3, 16, 16) in [0, 1] (host) for a list of prompts."""
+    """Images (N, 3, H, W) in [0, 1] (host) for a list of prompts."""
     out = []
     for i in range(0, len(prompts), batch):
         out.append(ldm.generate(prompts[i:i + batch], w=w, steps=steps).numpy())
@@ -161,32 +185,50 @@ def clip_score(clip, images, prompts):
     return float(100.0 * np.mean(np.sum(u * v, axis=1)))
 
 
+def judge_features(judges):
+    """Images -> the attribute classifiers' penultimate features, side by side (FD's space)."""
+    def feats(x):
+        return np.concatenate([net.features(x) for net in judges.nets.values()], 1)
+    return feats
+
+
 def evaluate(ldm, clip, judges, real, prompts, w, steps):
     """Attribute accuracy, CLIP score and FD (in the judges' features) of images generated
     for ``prompts``, against ``real`` images (CaptionedShapes) of the same prompts."""
     fake = generate(ldm, prompts, w, steps)
     r = attribute_accuracy(judges, fake, prompts)
-
-    def feats(x):
-        return np.concatenate([judges.nets[a].features(x) for a in ('shape', 'colour', 'size')], 1)
     r['clip_score'] = clip_score(clip, fake, prompts)
-    r['fd'] = float(metrics.frechet_distance(fake, real.images[:len(fake)], features=feats))
+    r['fd'] = float(metrics.frechet_distance(fake, real.images[:len(fake)],
+                                             features=judge_features(judges)))
     return r, fake
 
 
 def real_baseline(clip, judges, real, real2):
     r = attribute_accuracy(judges, real.images, real.captions)
     r['clip_score'] = clip_score(clip, real.images, real.captions)
-
-    def feats(x):
-        return np.concatenate([judges.nets[a].features(x) for a in ('shape', 'colour', 'size')], 1)
-    r['fd_real_vs_real'] = float(metrics.frechet_distance(real.images, real2.images[:len(real.images)],
-                                                          features=feats))
+    r['fd_real_vs_real'] = float(metrics.frechet_distance(
+        real.images, real2.images[:len(real.images)], features=judge_features(judges)))
     return r
 
 
-def matched_real(prompts, seed, split):
-    """Real images with exactly the caption counts of ``prompts`` (drawn from ``split``)."""
+def eval_prompts(cs, args):
+    """The seen and held-out prompts scored: shapes, every caption (``--per-prompt``
+    images per seen caption, 4x as many per held-out one); avatars, ``--eval-prompts``
+    captions drawn from each split."""
+    if cs.name == 'shapes':
+        return ([c for c in cs.train_captions for _ in range(args.per_prompt)],
+                [c for c in cs.holdout_captions for _ in range(4 * args.per_prompt)])
+    rng = np.random.default_rng(args.seed + 10)
+    return ([cs.train_captions[i] for i in rng.integers(0, len(cs.train_captions), args.eval_prompts)],
+            [cs.holdout_captions[i] for i in rng.integers(0, len(cs.holdout_captions), args.eval_prompts)])
+
+
+def matched_real(cs, prompts, seed, split):
+    """Real images with exactly the caption counts of ``prompts`` (drawn from ``split``;
+    an avatar is its caption's rendering)."""
+    if cs.name == 'avatars':
+        attributes = cs.parse(list(prompts))
+        return CaptionedShapes(render_avatars(attributes), list(prompts), attributes)
     need = {c: prompts.count(c) for c in set(prompts)}
     pool = caption_shapes(int(len(prompts) * 1.5) + 200, seed=seed, split=split)
     got = {c: [] for c in need}
@@ -200,8 +242,7 @@ def matched_real(prompts, seed, split):
             if c in got and len(got[c]) < need[c]:
                 got[c].append(x)
     images = np.stack([got[c].pop() for c in prompts])
-    return sg.data.captions.CaptionedShapes(images, list(prompts),
-                                            sg.data.captions.caption_attributes(prompts))
+    return CaptionedShapes(images, list(prompts), cs.parse(list(prompts)))
 
 
 # ----------------------------------------------------------------------------- figures
@@ -242,6 +283,9 @@ def attention_maps(ldm, prompt, w, steps, seed, path):
             b.keep_weights, b.weights = False, None
     image = ldm.decode_latents(z).numpy()[0]
     words = ['<cls>'] + prompt.split()
+    # avatars repeat colour words ('black' clothes, 'black' hair): number the columns
+    labels = [f"{k}:{w}" if prompt.split().count(w) > 1 else w
+              for k, w in enumerate(words)]
     maps = (total / max(count, 1))[:, :len(words)].T.reshape(len(words), h, wd)
     fig = sg.viz.new_figure(1.6 * (len(words) + 1), 1.9)
     ax = fig.add_subplot(1, len(words) + 1, 1)
@@ -251,10 +295,10 @@ def attention_maps(ldm, prompt, w, steps, seed, path):
     for k, word in enumerate(words):
         ax = fig.add_subplot(1, len(words) + 1, k + 2)
         ax.imshow(maps[k], cmap='magma', vmin=0, vmax=maps.max())
-        ax.set_title(f"'{word}'", fontsize=8)
+        ax.set_title(f"'{labels[k]}'", fontsize=8)
         ax.axis('off')
     sg.viz.save(fig, path)
-    return {word: maps[k].round(3).tolist() for k, word in enumerate(words)}
+    return {label: maps[k].round(3).tolist() for k, label in enumerate(labels)}
 
 
 def trajectory(ldm, prompts, w, steps, seed, path, show=6):
@@ -279,20 +323,23 @@ def trajectory(ldm, prompts, w, steps, seed, path, show=6):
                       + ':\ndecoded z_t (left half), predicted x̂₀ (right half)')
 
 
-def draw_figures(ldm, args, out):
+def draw_figures(ldm, cs, args, out):
     """The prompt x seed grid, the held-out grid, the cross-attention maps and the
     denoising trajectory, at guidance weight ``args.w``; returns the attention maps."""
-    show = list(TRAIN_CAPTIONS[::7])[:8]
+    def spread(captions):                      # 8 captions evenly through the list
+        return [captions[i] for i in np.linspace(0, len(captions) - 1, 8).round().astype(int)]
+    show = list(cs.train_captions[::7])[:8] if cs.name == 'shapes' else spread(cs.train_captions)
     prompt_grid(ldm, show, 8, args.w, args.steps, args.seed + 2,
                 os.path.join(out, 'prompt_seed_grid.png'),
                 f'seen prompts (rows) x seeds, w = {args.w:g}')
-    prompt_grid(ldm, list(HOLDOUT_CAPTIONS), 8, args.w, args.steps, args.seed + 3,
+    prompt_grid(ldm, spread(cs.holdout_captions), 8, args.w, args.steps, args.seed + 3,
                 os.path.join(out, 'holdout_grid.png'),
                 f'held-out prompts (never trained on) x seeds, w = {args.w:g}')
-    maps = attention_maps(ldm, 'large green triangle', args.w, args.steps, args.seed + 4,
+    attention_prompt, trajectory_prompts = FIGURE_PROMPTS[cs.name]
+    maps = attention_maps(ldm, attention_prompt, args.w, args.steps, args.seed + 4,
                           os.path.join(out, 'cross_attention.png'))
-    trajectory(ldm, ['large green triangle', 'small red circle', 'medium blue square'], args.w,
-               args.steps, args.seed + 5, os.path.join(out, 'trajectory.png'))
+    trajectory(ldm, trajectory_prompts, args.w, args.steps, args.seed + 5,
+               os.path.join(out, 'trajectory.png'))
     return maps
 
 
@@ -305,6 +352,8 @@ def main():
     p.add_argument('--w', type=float, default=2.0, help='guidance weight for --prompt and figures')
     p.add_argument('--checkpoint', default=None,
                    help=f'checkpoint to load (default OUT/{CHECKPOINT}) with --prompt')
+    p.add_argument('--dataset', default='shapes', choices=sorted(IMAGE_SIZE),
+                   help='captioned shapes (16x16, 3 words) or avatars (32x32, 5 words)')
     p.add_argument('--denoiser', default='unet', choices=['unet', 'dit'])
     p.add_argument('--channels', type=int, default=32, help='U-Net base width')
     p.add_argument('--dit-width', type=int, default=88,
@@ -326,8 +375,12 @@ def main():
     p.add_argument('--score', action='store_true',
                    help='with --prompt: also train the attribute classifiers and score the images')
     p.add_argument('--per-prompt', type=int, default=8,
-                   help='evaluation images per seen prompt (4x as many per held-out prompt)')
+                   help='shapes: evaluation images per seen prompt (4x as many per held-out prompt)')
+    p.add_argument('--eval-prompts', type=int, default=500,
+                   help='avatars: seen and held-out prompts drawn for the evaluation')
     args = p.parse_args()
+    if args.dataset == 'avatars' and args.out == 'out/text_to_image':
+        args.out = 'out/text_to_image_avatars'
     if args.device != 'cpu':
         p.error(f"--device {args.device}: this demo runs on the CPU only for now")
     out = ensure_out(args.out)
@@ -338,7 +391,7 @@ def main():
         if not os.path.exists(ckpt):
             p.error(f"no checkpoint at {ckpt}: run the demo once without --figures-only")
         clip, vae, ldm, state = load_checkpoint(ckpt)
-        maps = draw_figures(ldm, args, out)
+        maps = draw_figures(ldm, CAPTION_SETS[clip.config.captions], args, out)
         write_results(out, {'figures_only': True, 'w': args.w, 'seed': args.seed,
                             'checkpoint': ckpt, 'cross_attention_maps': maps})
         return
@@ -366,27 +419,36 @@ def main():
         if args.prompt:
             r['clip_score'] = clip_score(clip, x, [args.prompt] * n)
             print(f"  CLIP score {r['clip_score']:.1f}")
-        if args.score and len(args.prompt.split()) == 3:
-            judges = train_attribute_classifiers(*real_for_judges(args.quick, args.seed),
-                                                 epochs=1 if args.quick else 4, seed=args.seed)
+        cs = CAPTION_SETS[clip.config.captions]
+        if args.score and len(args.prompt.split()) == len(cs.attributes):
+            judges = train_attribute_classifiers(*real_for_judges(cs, args.quick, args.seed),
+                                                 epochs=1 if args.quick else 4, seed=args.seed,
+                                                 captions=cs.name)
             r['attribute_accuracy'] = attribute_accuracy(judges, x, [args.prompt] * n)
             print(f"  attributes right: {r['attribute_accuracy']}")
         write_results(out, r, {'samples': x})
         return
 
-    quick = args.quick                               # ------------------ train
+    quick, cs = args.quick, CAPTION_SETS[args.dataset]   # ------------------ train
+    size = IMAGE_SIZE[cs.name]
     n_train = 1500 if quick else 20000
     if quick:
         args.clip_steps, args.vae_steps, args.ldm_steps, args.per_prompt = 5, 10, 10, 1
-        args.batch, args.steps, args.guidance = 16, 3, '1,3'
+        args.batch, args.steps, args.guidance, args.eval_prompts = 16, 3, '1,3', 16
     sg.manual_seed(args.seed)
-    train = caption_shapes(n_train, seed=args.seed, split='train')
-    print(f"{len(train.images)} training images of {len(set(train.captions))} captions "
-          f"({len(HOLDOUT_CAPTIONS)} held out)", flush=True)
+    train = cs.sample(n_train, seed=args.seed, split='train')
+    print(f"{len(train.images)} training images {train.images.shape[1:]} of "
+          f"{len(set(train.captions))} captions ({len(cs.holdout_captions)} held out)", flush=True)
 
     # 1. CLIP
-    clip = CLIP(CLIPConfig(width=16, n_layer=1, embed_dim=16, channels=(8, 8, 8)) if quick
-                else CLIPConfig())
+    if quick:
+        clip_config = CLIPConfig.for_captions(cs.name, width=16, n_layer=1, embed_dim=16,
+                                              image_size=size, channels=(8, 8, 8))
+    elif cs.name == 'avatars':                   # the config of docs/clip.md's avatars runs
+        clip_config = CLIPConfig.for_captions(cs.name, image_size=size, channels=(16, 32, 64, 64))
+    else:
+        clip_config = CLIPConfig()
+    clip = CLIP(clip_config)
     t0 = time.process_time()
     clip_losses = train_clip(clip, train.images, train.captions, steps=args.clip_steps,
                              seed=args.seed, cpu_budget=args.stage_cpu,
@@ -394,10 +456,11 @@ def main():
     clip.eval()
     clip_cpu = time.process_time() - t0
 
-    # 2. VAE with a 4x4x4 spatial latent
+    # 2. VAE with a 4 x H/4 x W/4 spatial latent (two stride-2 stages)
     sg.manual_seed(args.seed)
-    vae = VAE(VAEConfig(data_shape=(3, 16, 16), arch='conv', channels=(8, 8) if quick else (32, 64),
-                        latent_shape=(4, 4, 4), conv_depth=0 if quick else 1, beta=args.vae_beta,
+    vae = VAE(VAEConfig(data_shape=(3, size, size), arch='conv', channels=(8, 8) if quick else (32, 64),
+                        latent_shape=(4, size // 4, size // 4), conv_depth=0 if quick else 1,
+                        beta=args.vae_beta,
                         likelihood='bernoulli'))
     t0 = time.process_time()
     vae_losses = train_vae(vae, train.images, args.vae_steps, args.batch, args.lr, args.seed,
@@ -408,8 +471,8 @@ def main():
     # 3. latent diffusion
     options = denoiser_options(args.denoiser, vae.config.latent_shape, args)
     net = build_denoiser(args.denoiser, options, clip.config.width)
-    ldm = LatentDiffusion(vae, clip.text, net, encode_captions,
-                          LatentDiffusionConfig(context=CONTEXT, T=1000))
+    ldm = LatentDiffusion(vae, clip.text, net, tokenizer(cs),
+                          LatentDiffusionConfig(context=cs.context, T=1000))
     z_raw = ldm.encode_images(sg.tensor(train.images)).numpy()
     ldm.config.scale = latent_scale(z_raw)
     z0 = (z_raw * ldm.config.scale).astype(np.float32)
@@ -434,15 +497,16 @@ def main():
           flush=True)
 
     # ------------------ evaluation
-    judges_x, judges_caps = real_for_judges(quick, args.seed)
+    judges_x, judges_caps = real_for_judges(cs, quick, args.seed)
     judges = train_attribute_classifiers(judges_x, judges_caps, epochs=1 if quick else 4,
-                                         seed=args.seed)
-    seen_prompts = [c for c in TRAIN_CAPTIONS for _ in range(args.per_prompt)]
-    hold_prompts = [c for c in HOLDOUT_CAPTIONS for _ in range(4 * args.per_prompt)]
-    real_seen = matched_real(seen_prompts, args.seed + 11, 'train')
-    real_hold = matched_real(hold_prompts, args.seed + 12, 'holdout')
-    baseline = {'seen': real_baseline(clip, judges, real_seen, matched_real(seen_prompts, args.seed + 13, 'train')),
-                'holdout': real_baseline(clip, judges, real_hold, matched_real(hold_prompts, args.seed + 14, 'holdout'))}
+                                         seed=args.seed, captions=cs.name)
+    seen_prompts, hold_prompts = eval_prompts(cs, args)
+    real_seen = matched_real(cs, seen_prompts, args.seed + 11, 'train')
+    real_hold = matched_real(cs, hold_prompts, args.seed + 12, 'holdout')
+    baseline = {'seen': real_baseline(clip, judges, real_seen,
+                                      matched_real(cs, seen_prompts, args.seed + 13, 'train')),
+                'holdout': real_baseline(clip, judges, real_hold,
+                                         matched_real(cs, hold_prompts, args.seed + 14, 'holdout'))}
     print(f"  real images: all attributes right {baseline['seen']['all']:.3f} (seen) / "
           f"{baseline['holdout']['all']:.3f} (held out); CLIP score {baseline['seen']['clip_score']:.1f}",
           flush=True)
@@ -464,12 +528,14 @@ def main():
             samples = {'samples': np.concatenate([fake_seen, fake_hold]),
                        'prompts': np.array(seen_prompts + hold_prompts)}
 
-    maps = draw_figures(ldm, args, out)
-    sg.viz.image_grid(np.concatenate([real_seen.images[::args.per_prompt][:16], rec[::args.per_prompt][:16]]),
+    maps = draw_figures(ldm, cs, args, out)
+    stride = args.per_prompt if cs.name == 'shapes' else 1
+    sg.viz.image_grid(np.concatenate([real_seen.images[::stride][:16], rec[::stride][:16]]),
                       nrow=16, path=os.path.join(out, 'vae_reconstructions.png'),
-                      title='real (top) and VAE reconstructions through the 4x4x4 latent (bottom)')
+                      title='real (top) and VAE reconstructions through the '
+                            + 'x'.join(map(str, vae.config.latent_shape)) + ' latent (bottom)')
     results = dict(
-        seed=args.seed, denoiser=args.denoiser, denoiser_options=options,
+        seed=args.seed, dataset=cs.name, denoiser=args.denoiser, denoiser_options=options,
         denoiser_parameters=n_params, latent_shape=vae.config.latent_shape,
         latent_scale=ldm.config.scale, vae_beta=args.vae_beta,
         steps={'clip': len(clip_losses), 'vae': len(vae_losses), 'ldm': len(ldm_losses)},
@@ -478,7 +544,8 @@ def main():
                        'vae': float(np.mean(vae_losses[-100:])),
                        'ldm': float(np.mean(ldm_losses[-100:]))},
         real_images=baseline, vae_reconstruction=vae_rec, guidance_sweep=sweep,
-        cross_attention_maps=maps, sampling_steps=args.steps, per_prompt=args.per_prompt,
+        cross_attention_maps=maps, sampling_steps=args.steps,
+        eval_prompts={'seen': len(seen_prompts), 'holdout': len(hold_prompts)},
         checkpoint=ckpt, wall_s=time.time() - t_start)
     write_results(out, results, samples)
     # a later --prompt run into the same OUT rewrites metrics.json; this copy stays
@@ -486,9 +553,9 @@ def main():
         f.write(open(os.path.join(out, 'metrics.json')).read())
 
 
-def real_for_judges(quick, seed):
-    """Real captioned images of all 63 captions for the attribute classifiers."""
-    d = caption_shapes(2000 if quick else 12000, seed=seed + 7, split='all')
+def real_for_judges(cs, quick, seed):
+    """Real captioned images of every caption of the set for the attribute classifiers."""
+    d = cs.sample(2000 if quick else 12000, seed=seed + 7, split='all')
     return d.images, d.captions
 
 

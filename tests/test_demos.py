@@ -170,6 +170,23 @@ def test_text_to_image_dit_quick(tmp_path):
     assert json.loads((tmp_path / 'metrics.json').read_text())['denoiser'] == 'dit'
 
 
+def test_text_to_image_avatars_quick(tmp_path):
+    """--dataset avatars: 32x32 images through a 4x8x8 latent, five-word prompts scored by
+    five attribute judges; its checkpoint takes avatar prompts and refuses shapes words."""
+    demo = ROOT / 'demos' / 'text_to_image.py'
+    _run_quick(demo, tmp_path / 'a', '--dataset', 'avatars')
+    m = json.loads((tmp_path / 'a' / 'metrics.json').read_text())
+    assert m['dataset'] == 'avatars' and m['latent_shape'] == [4, 8, 8]
+    assert set(m['guidance_sweep']['w=1']['holdout']) >= {'hair_type', 'clothing_type', 'all'}
+    ckpt = tmp_path / 'a' / 'text_to_image_checkpoint.npz'
+    _run_quick(demo, tmp_path / 'b', '--checkpoint', str(ckpt),
+               '--prompt', 'round red vneck black straight', '--n', '3')
+    with np.load(tmp_path / 'b' / 'samples.npz') as f:
+        assert f['samples'].shape == (3, 3, 32, 32)
+    bad = _run(demo, tmp_path / 'c', '--checkpoint', str(ckpt), '--prompt', 'large green triangle')
+    assert bad.returncode == 2 and "unknown word 'large'" in bad.stderr, bad.stderr[-500:]
+
+
 def test_ddpm_images_distill_quick(tmp_path):
     """--distill K runs K rounds of progressive distillation after training and scores
     every student and the teacher at the same step counts, at each guidance weight."""
@@ -206,4 +223,6 @@ def test_clip_avatars_quick(tmp_path):
     for split in ('seen', 'holdout'):
         assert set(sg.data.AVATAR_FEATURES) <= set(metrics['zero_shot'][split])
         assert 'hair_type' in metrics['attribute_classifiers']['real_accuracy'][split]
+    rec = metrics['recall_at_1']                  # one rendering per caption: all 4,032
+    assert rec['captions'] == 4032 and 0.0 <= rec['holdout_text_to_image'] <= 1.0
     assert (tmp_path / 'clip_zero_shot_confusion.png').exists()

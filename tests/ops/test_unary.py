@@ -10,7 +10,7 @@ import pytest
 import scratchgen as sg
 from scratchgen import backend
 from scratchgen.ops import special
-from scratchgen.ops.unary import GeluBackward, _gelu_saved
+from scratchgen.ops.unary import GeluBackward, SiluBackward, _gelu_saved
 from helpers import OpCase, Spec, check_case
 
 F = sg.functional
@@ -78,6 +78,9 @@ CASES = [
            reference=lambda x, g: g * np_gelu_tanh_grad(x)),
     OpCase('Silu', F.silu, [Spec((3, 4), low=-5, high=5)],
            reference=lambda x: x * np_sigmoid(x)),
+    OpCase('SiluBackward', lambda x, g: SiluBackward(F.sigmoid(x).data)(x, g),
+           [Spec((3, 4), low=-5, high=5), Spec((3, 4), noncontig=True)],
+           reference=lambda x, g: g * np_sigmoid(x) * (1 + x * (1 - np_sigmoid(x)))),
     OpCase('Softplus', F.softplus, [Spec((3, 4), low=-5, high=5)], reference=np_softplus),
     OpCase('Softplus', lambda x: F.softplus(x, beta=2.0, threshold=1.0),
            [Spec((3, 4), low=-2, high=2, away_from=(0.5,))], name='Softplus beta 2 threshold 1',
