@@ -47,7 +47,7 @@ from dcgan_images import UserImages, evaluate, load
 import scratchgen as sg
 from scratchgen import metrics
 from scratchgen.models.diffusion import (Diffusion, DiffusionConfig, inpaint, to_x0,
-                                         student_times, distill_loss)
+                                         distill_round)
 
 
 def generate(model, n, sampler, steps, labels=None, w=None, batch=250):
@@ -108,34 +108,17 @@ def train(model, images, labels, args, steps, progress):
 
 def distill(teacher, images, labels, args, progress_label):
     """Progressive distillation: each round a copy of the teacher learns to match two
-    teacher DDIM steps in one (distill_loss) on its own grid of N = N_teacher / 2 times;
-    then it becomes the teacher. Returns ({N: student}, CPU minutes per round)."""
-    students, N, device = {}, args.distill_from, model_device(teacher)
-    scaled, cpu, cond = images * 2.0 - 1.0, [], teacher.config.num_classes
+    teacher DDIM steps in one (``distill_round``) on its own grid of N = N_teacher / 2
+    times; then it becomes the teacher. Returns ({N: student}, CPU minutes per round)."""
+    students, N, cpu = {}, args.distill_from, []
     for r in range(1, args.distill + 1):
         N //= 2
         t_cpu = time.process_time()
-        student = Diffusion(teacher.config).to(device)
-        student.load_state_dict(teacher.state_dict())               # start from the teacher
-        opt = sg.optim.Adam(student.parameters(), lr=args.distill_lr)
-        sched = sg.optim.LinearLR(opt, 1.0, 0.0, args.distill_train)
-        grid = [np.array(g) for g in student_times(teacher.config.T, N)]   # (t, t', t'')
-        rng = np.random.default_rng((args.seed, r))
         progress = Progress(args.distill_train, f"{progress_label} round {r}: {2 * N} -> {N} steps")
-        for step in range(1, args.distill_train + 1):
-            idx = rng.integers(0, len(images), args.batch)
-            i = rng.integers(0, N, args.batch)                      # a student step per example
-            t, t_mid, t_next = (sg.tensor(g[i], dtype='int64', device=device) for g in grid)
-            y = None
-            if cond:                                                # the label, or "no label"
-                y = np.where(rng.random(args.batch) < args.distill_uncond, cond, labels[idx])
-                y = sg.tensor(y, device=device)
-            loss = distill_loss(student, teacher, sg.tensor(scaled[idx], device=device),
-                                t, t_mid, t_next, y)
-            value = sg.optim.train_step(loss, opt, sched, None, f'ddpm_images distillation round {r}',
-                                        step, hint='lower --distill-lr')
-            progress(step, loss=value)
-        students[N] = teacher = student
+        students[N] = teacher = distill_round(
+            teacher, images * 2.0 - 1.0, N, args.distill_train, args.batch, args.distill_lr,
+            seed=(args.seed, r), labels=labels, p_uncond=args.distill_uncond,
+            callback=lambda step, v: progress(step, loss=v))
         cpu.append((time.process_time() - t_cpu) / 60)
     return students, cpu
 

@@ -30,7 +30,7 @@ from _common import parser, ensure_out, Progress, write_results
 
 import scratchgen as sg
 from scratchgen.models.diffusion import (Diffusion, DiffusionConfig, ode_log_likelihood,
-                                         student_times, batch_eps_fn, distill_target, target)
+                                         distill_round)
 from scratchgen.viz import new_figure, save
 
 DATASETS = ['ring8_wide', 'checkerboard', 'moons', 'pinwheel']
@@ -71,36 +71,17 @@ def train(model, x, steps, batch, lr, seed, device, label):
     return ema
 
 
-def distill(teacher, x, rounds, steps_from, train_steps, batch, lr, seed, device, label):
+def distill(teacher, x, rounds, steps_from, train_steps, batch, lr, seed, label):
     """Progressive distillation: each round a copy of the teacher learns to match two
-    teacher DDIM steps in one (distill_target), on its own grid of N = N_teacher / 2 times;
-    then it becomes the teacher. Returns {N: student}."""
-    students, N, schedule = {}, steps_from, teacher.schedule
+    teacher DDIM steps in one (``distill_round``), on its own grid of N = N_teacher / 2
+    times; then it becomes the teacher. Returns {N: student}."""
+    students, N = {}, steps_from
     for r in range(1, rounds + 1):
         N //= 2
-        student = Diffusion(teacher.config).to(device)
-        student.load_state_dict(teacher.state_dict())              # start from the teacher
-        opt = sg.optim.Adam(student.parameters(), lr=lr)
-        sched = sg.optim.LinearLR(opt, 1.0, 0.0, train_steps)
-        grid = [np.array(g) for g in student_times(schedule.T, N)]  # (t, t', t'') per student step
-        teacher_eps, rng = batch_eps_fn(teacher), np.random.default_rng((seed, r))
         progress = Progress(train_steps, f"{label} round {r}: {2 * N} -> {N} steps")
-        for step in range(1, train_steps + 1):
-            x0 = sg.tensor(x[rng.integers(0, len(x), batch)], device=device)
-            i = rng.integers(0, N, batch)                           # a student step per example
-            t, t_mid, t_next = (sg.tensor(g[i], dtype='int64', device=device) for g in grid)
-            z_t, _ = schedule.q_sample(x0, t)
-            x_tilde, eps_tilde = distill_target(teacher_eps, schedule, z_t, t, t_mid, t_next)
-            a, s = schedule.coefficients(z_t, t)
-            pred = student.net(z_t, t.to(z_t.dtype))
-            loss = sg.functional.mse_loss(pred, target(x_tilde, eps_tilde, a, s,
-                                                       student.config.prediction))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            progress(step, loss=loss.item())
-        students[N] = teacher = student
+        students[N] = teacher = distill_round(teacher, x, N, train_steps, batch, lr,
+                                              seed=(seed, r),
+                                              callback=lambda step, v: progress(step, loss=v))
     return students
 
 
@@ -173,7 +154,7 @@ def run(name, args, out, cfg):
         ema.copy_to(model)                    # the teacher: the EMA weights
         t_cpu = time.process_time()
         students = distill(model, z_train, args.distill, args.distill_from, cfg['distill_steps'],
-                           cfg['batch'], args.distill_lr, args.seed, args.device, label)
+                           cfg['batch'], args.distill_lr, args.seed, label)
         distilled = dict(cpu_min=(time.process_time() - t_cpu) / 60, rounds=args.distill,
                          steps_from=args.distill_from, train_steps=cfg['distill_steps'])
         for n, student in students.items():

@@ -476,3 +476,41 @@ def test_distill_loss_is_the_regression_on_the_teacher_target_given_the_labels()
     loss.backward()
     assert all(p.grad is not None for p in student.parameters())
     assert all(p.grad is None for p in teacher.parameters())
+
+
+def test_distill_round_halves_the_steps_of_a_trained_teacher():
+    """distill_round: a copy of a (briefly trained) MLP teacher, 300 steps on distill_loss,
+    is a 4-step sampler closer to the teacher's 8-step samples (same x_T) than the
+    teacher's own 4-step samples are (measured: 0.0006 vs 0.135 mean distance); the
+    teacher is left unchanged."""
+    sg.manual_seed(0)
+    teacher = D.Diffusion(D.DiffusionConfig(hidden=64, depth=2, time_dim=16, prediction='v'))
+    opt = sg.optim.Adam(teacher.parameters(), lr=3e-3)
+    rng = np.random.default_rng(0)
+    data = (np.array(MU) + SIGMA * rng.standard_normal((4096, 2))).astype(np.float32)
+    for _ in range(200):
+        sg.optim.train_step(teacher.loss(sg.tensor(data[rng.integers(0, 4096, 256)])), opt)
+    before = {k: v.numpy().copy() for k, v in teacher.state_dict().items()}
+    seen = []
+    student = D.distill_round(teacher, data, 4, 300, 256, 3e-3, seed=1,
+                              callback=lambda step, loss: seen.append((step, loss)))
+    assert student is not teacher and [s for s, _ in seen] == list(range(1, 301))
+    assert all(np.array_equal(before[k], v.numpy()) for k, v in teacher.state_dict().items())
+    x_T = noise(1000, seed=7)
+    ref = D.ddim_sample(teacher.eps_fn(), teacher.schedule, x_T, steps=8).numpy()
+    own = D.ddim_sample(teacher.eps_fn(), teacher.schedule, x_T, steps=4).numpy()
+    got = D.ddim_sample(student.eps_fn(), teacher.schedule, x_T, steps=4).numpy()
+    d_student = np.linalg.norm(got - ref, axis=1).mean()
+    d_teacher = np.linalg.norm(own - ref, axis=1).mean()
+    assert d_student < 0.1 * d_teacher, (d_student, d_teacher)
+
+
+def test_distill_round_refuses_bad_arguments():
+    conditional = D.Diffusion(D.DiffusionConfig(hidden=8, depth=1, time_dim=8, num_classes=2))
+    x = np.zeros((4, 2), np.float32)
+    with pytest.raises(ValueError, match='distill_round: the teacher is class-conditional'):
+        D.distill_round(conditional, x, 4, 1, 2, 1e-3)
+    with pytest.raises(ValueError, match='needs a 1200-step teacher, more than its T = 1000'):
+        D.distill_round(conditional, x, 600, 1, 2, 1e-3, labels=np.zeros(4, np.int64))
+    with pytest.raises(ValueError, match='distill_round.*p_uncond'):
+        D.distill_round(conditional, x, 4, 1, 2, 1e-3, labels=np.zeros(4, np.int64), p_uncond=2)

@@ -6,7 +6,8 @@ objectives   ε-, v- and x₀-prediction: losses and conversions
 samplers     ddpm, ddim (+ encode), sde, ode (Heun, RK4), ode_log_likelihood, inpaint, cfg_combine
 networks     MLPDenoiser (2-D points), UNet (images), TimeEmbedding
 model        DiffusionConfig, Diffusion (schedule + network + loss + eps_fn + sample)
-distill      progressive distillation: student_times, batch_eps_fn, distill_target, distill_loss
+distill      progressive distillation: student_times, batch_eps_fn, distill_target, distill_loss,
+             distill_round
 conditioning TextCondition (tokens, padding, pooled): what a text-conditioned denoiser reads
 dit          DiT: a transformer on patches with adaLN-Zero conditioning; patchify, unpatchify
 """
@@ -17,6 +18,6 @@ from .samplers import (ddpm_step, ddpm_sample, ddim_timesteps, ddim_step, ddim_s
                        ode_log_likelihood, inpaint, cfg_combine)
 from .networks import TimeEmbedding, MLPDenoiser, UNet, ResBlock, AttentionBlock, CrossAttentionBlock
 from .model import DiffusionConfig, Diffusion, predict_eps, guided_eps_fn
-from .distill import student_times, batch_eps_fn, distill_target, distill_loss
+from .distill import student_times, batch_eps_fn, distill_target, distill_loss, distill_round
 from .conditioning import TextCondition, concat_conditions
 from .dit import DiT, patchify, unpatchify
