@@ -6,6 +6,7 @@ ratio to PyTorch from the same rounds.
     python bench/paired.py gelu                    # exact GELU of (768, 512), fwd+bwd
     python bench/paired.py attention --rounds 7    # causal attention, B=12 H=4 T=512 D=32
     python bench/paired.py attention --T 64
+    python bench/paired.py unet --rounds 7 --repeats 10   # one U-Net training step
 
 Variants (float32, one thread each: the library's own default):
   gelu       sg: now (Phi by ops/special.ndtr_rational in float32);
@@ -16,6 +17,11 @@ Variants (float32, one thread each: the library's own default):
   attention  sg: F.scaled_dot_product_attention (the fused ops.attention op);
              sg-composed: the same from matmul, add, softmax (the path it replaced);
              torch: F.scaled_dot_product_attention.
+  unet       one training step (loss, backward, Adam) of bench/diffusion.py's unet16
+             (demos/ddpm_images.py's default U-Net, batch 32 of 3x16x16);
+             sg: now (Silu keeps sigmoid(x) for a fused SiluBackward);
+             sg-silu-composed: SiLU's backward from sigmoid, mul and add ops (the path
+             it replaced); torch: the layer-for-layer twin (bench/diffusion.py: torch_unet).
 """
 import argparse
 import json
@@ -30,11 +36,34 @@ from _harness import median_time, worker_env  # noqa: E402
 VARIANTS = {
     'gelu': ['sg', 'sg-scipy-f32', 'sg-no-scipy', 'sg-f64', 'sg-f64-no-scipy', 'torch', 'torch-f64'],
     'attention': ['sg', 'sg-composed', 'torch'],
+    'unet': ['sg', 'sg-silu-composed', 'torch'],
 }
+
+
+def build_unet(variant):
+    import diffusion
+    if variant == 'torch':
+        import torch
+        torch.set_num_threads(1)
+        return diffusion.build_torch('unet16')
+    if variant == 'sg-silu-composed':
+        from scratchgen.ops import unary
+
+        def forward(self, x):
+            return x * unary._sigmoid(self.xp_of(x), x)
+
+        def backward(self, gy):
+            x = self.inputs[0]
+            s = unary.sigmoid(x)
+            return gy * (s * (1.0 + x * (1.0 - s)))
+        unary.Silu.forward, unary.Silu.backward = forward, backward
+    return diffusion.build_sg('unet16')
 
 
 def build(bench, variant, T):
     import numpy as np
+    if bench == 'unet':
+        return build_unet(variant)
     rng = np.random.default_rng(0)
     f64 = variant.endswith('f64') or '-f64-' in variant
     dtype = np.float64 if f64 else np.float32

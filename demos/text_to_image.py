@@ -31,9 +31,10 @@ captions the evaluation draws ``--eval-prompts`` seen and as many held-out promp
 real images of a prompt are its rendering (an avatar is a deterministic function of its
 five features, so the real-vs-real FD is 0).
 """
-import functools
 import dataclasses
+import functools
 import os
+import textwrap
 import time
 
 import numpy as np
@@ -290,7 +291,7 @@ def attention_maps(ldm, prompt, w, steps, seed, path):
     fig = sg.viz.new_figure(1.6 * (len(words) + 1), 1.9)
     ax = fig.add_subplot(1, len(words) + 1, 1)
     ax.imshow(np.transpose(image, (1, 2, 0)))
-    ax.set_title(prompt, fontsize=7)
+    ax.set_title('\n'.join(textwrap.wrap(prompt, 20)), fontsize=7)   # five-word prompts: two lines
     ax.axis('off')
     for k, word in enumerate(words):
         ax = fig.add_subplot(1, len(words) + 1, k + 2)
