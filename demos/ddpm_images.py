@@ -111,13 +111,13 @@ def distill(teacher, images, labels, args, progress_label):
     """Progressive distillation: each round a copy of the teacher learns to match two
     teacher DDIM steps in one (``distill_round``) on its own grid of N = N_teacher / 2
     times; then it becomes the teacher. Returns ({N: student}, CPU minutes per round)."""
-    students, N, cpu = {}, args.distill_from, []
+    students, N, cpu, scaled = {}, args.distill_from, [], images * 2.0 - 1.0
     for r in range(1, args.distill + 1):
         N //= 2
         t_cpu = time.process_time()
         progress = Progress(args.distill_train, f"{progress_label} round {r}: {2 * N} -> {N} steps")
         students[N] = teacher = distill_round(
-            teacher, images * 2.0 - 1.0, N, args.distill_train, args.batch, args.distill_lr,
+            teacher, scaled, N, args.distill_train, args.batch, args.distill_lr,
             seed=(args.seed, r), labels=labels, p_uncond=args.distill_uncond,
             callback=lambda step, v: progress(step, loss=v))
         cpu.append((time.process_time() - t_cpu) / 60)
@@ -219,7 +219,8 @@ def main():
     net = metrics.train_feature_net(train_x, train_labels, arch='conv', epochs=fn_epochs,
                                     seed=args.seed, device=args.device) if n_classes > 1 else None
 
-    mults = tuple(int(m) for m in (args.mults or ('1,2,2' if shape[-1] < 32 else '1,2,2,2')).split(','))
+    mults = args.mults or ('1,2,2' if shape[-1] < 32 else '1,2,2,2')   # attention at 4x4
+    mults = tuple(int(m) for m in mults.split(','))
     sg.manual_seed(args.seed)
     config = DiffusionConfig(data_shape=shape, T=T, arch='unet', channels=channels,
                              channel_mults=mults,

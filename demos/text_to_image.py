@@ -65,9 +65,10 @@ FIGURE_PROMPTS = {
 }
 
 
-def tokenizer(cs):
-    """``captions, context -> (ids, padding)`` in the caption set's vocabulary."""
-    return functools.partial(encode_captions, vocab=cs.vocab)
+def tokenizer(text_encoder):
+    """``captions, context -> (ids, padding)`` in the words the text encoder was built
+    with (so prompt ids and the encoder's embedding table cannot disagree)."""
+    return functools.partial(encode_captions, vocab=text_encoder.vocab)
 
 
 # ----------------------------------------------------------------------------- building
@@ -105,7 +106,7 @@ def build(state):
     vae = VAE(VAEConfig(**vae_cfg))
     opts = {k: tuple(v) if isinstance(v, list) else v for k, v in state['denoiser_options'].items()}
     net = build_denoiser(state['denoiser'], opts, clip.config.width)
-    ldm = LatentDiffusion(vae, clip.text, net, tokenizer(CAPTION_SETS[clip.config.captions]),
+    ldm = LatentDiffusion(vae, clip.text, net, tokenizer(clip.text),
                           LatentDiffusionConfig(**state['ldm_config']))
     return clip, vae, ldm
 
@@ -220,8 +221,10 @@ def eval_prompts(cs, args):
         return ([c for c in cs.train_captions for _ in range(args.per_prompt)],
                 [c for c in cs.holdout_captions for _ in range(4 * args.per_prompt)])
     rng = np.random.default_rng(args.seed + 10)
-    return ([cs.train_captions[i] for i in rng.integers(0, len(cs.train_captions), args.eval_prompts)],
-            [cs.holdout_captions[i] for i in rng.integers(0, len(cs.holdout_captions), args.eval_prompts)])
+
+    def draw(captions):
+        return [captions[i] for i in rng.integers(0, len(captions), args.eval_prompts)]
+    return draw(cs.train_captions), draw(cs.holdout_captions)
 
 
 def matched_real(cs, prompts, seed, split):
@@ -472,7 +475,7 @@ def main():
     # 3. latent diffusion
     options = denoiser_options(args.denoiser, vae.config.latent_shape, args)
     net = build_denoiser(args.denoiser, options, clip.config.width)
-    ldm = LatentDiffusion(vae, clip.text, net, tokenizer(cs),
+    ldm = LatentDiffusion(vae, clip.text, net, tokenizer(clip.text),
                           LatentDiffusionConfig(context=cs.context, T=1000))
     z_raw = ldm.encode_images(sg.tensor(train.images)).numpy()
     ldm.config.scale = latent_scale(z_raw)
