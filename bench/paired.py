@@ -7,6 +7,8 @@ ratio to PyTorch from the same rounds.
     python bench/paired.py attention --rounds 7    # causal attention, B=12 H=4 T=512 D=32
     python bench/paired.py attention --T 64
     python bench/paired.py unet --rounds 7 --repeats 10   # one U-Net training step
+    python bench/paired.py conv --layer 48,16,16   # one of its layers, fwd+bwd (also
+    python bench/paired.py groupnorm               #   groupnorm, sigmoid)
 
 Variants (float32, one thread each: the library's own default):
   gelu       sg: now (Phi by ops/special.ndtr_rational in float32);
@@ -19,9 +21,20 @@ Variants (float32, one thread each: the library's own default):
              torch: F.scaled_dot_product_attention.
   unet       one training step (loss, backward, Adam) of bench/diffusion.py's unet16
              (demos/ddpm_images.py's default U-Net, batch 32 of 3x16x16);
-             sg: now (Silu keeps sigmoid(x) for a fused SiluBackward);
-             sg-silu-composed: SiLU's backward from sigmoid, mul and add ops (the path
-             it replaced); torch: the layer-for-layer twin (bench/diffusion.py: torch_unet).
+             sg: now; each other sg variant undoes one change, putting back the path
+             it replaced:
+             sg-unfused-gn: group_norm as Standardize, then Mul and Add ops (not the
+               fused GroupNorm op);
+             sg-unblocked: im2col over the whole batch at once (not in cache blocks);
+             sg-col2im: stride-1 conv_transpose2d by col2im (not as a correlation);
+             sg-sigmoid-where: sigmoid from exp(-|x|) and a where (not 1/(1+exp(-x)));
+             sg-before: all four undone (main before them: commit 99e2cfb);
+             sg-silu-composed: SiLU's backward from sigmoid, mul and add ops;
+             torch: the layer-for-layer twin (bench/diffusion.py: torch_unet).
+  conv       conv2d (32, C, H, H) -> O channels, 3x3, padding 1, with bias, fwd+bwd;
+             sg, sg-unblocked, sg-col2im, sg-conv-before (both undone), torch.
+  groupnorm  group_norm, 8 groups, affine, of (32, C, H, H): sg, sg-unfused-gn, torch.
+  sigmoid    of (32, C, H, H), fwd+bwd: sg, sg-sigmoid-where, torch.
 """
 import argparse
 import json
@@ -36,19 +49,41 @@ from _harness import median_time, worker_env  # noqa: E402
 VARIANTS = {
     'gelu': ['sg', 'sg-scipy-f32', 'sg-no-scipy', 'sg-f64', 'sg-f64-no-scipy', 'torch', 'torch-f64'],
     'attention': ['sg', 'sg-composed', 'torch'],
-    'unet': ['sg', 'sg-silu-composed', 'torch'],
+    'unet': ['sg', 'sg-unfused-gn', 'sg-unblocked', 'sg-col2im', 'sg-sigmoid-where',
+             'sg-before', 'sg-silu-composed', 'torch'],
+    'conv': ['sg', 'sg-unblocked', 'sg-col2im', 'sg-conv-before', 'torch'],
+    'groupnorm': ['sg', 'sg-unfused-gn', 'torch'],
+    'sigmoid': ['sg', 'sg-sigmoid-where', 'torch'],
 }
+UNDO = {'sg-unfused-gn': {'gn'}, 'sg-unblocked': {'blocks'}, 'sg-col2im': {'col2im'},
+        'sg-sigmoid-where': {'sigmoid'}, 'sg-before': {'gn', 'blocks', 'col2im', 'sigmoid'},
+        'sg-conv-before': {'blocks', 'col2im'}}
 
 
-def build_unet(variant):
-    import diffusion
-    if variant == 'torch':
-        import torch
-        torch.set_num_threads(1)
-        return diffusion.build_torch('unet16')
+def undo(variant):
+    """Put back the paths that ``variant`` undoes (UNDO), by patching this process's
+    scratchgen."""
+    from scratchgen import backend
+    from scratchgen.ops import conv, norm, unary
+    changes = UNDO.get(variant, ())
+    if 'gn' in changes:
+        from scratchgen import nn
+
+        def group_norm(self, x):
+            y = norm.Standardize((2,), self.eps)(x.reshape(x.shape[0], self.num_groups, -1))
+            return norm._affine(y.reshape(x.shape), self.weight, self.bias, norm._channel_shape(x))
+        nn.GroupNorm.forward = group_norm
+    if 'blocks' in changes:
+        backend.CACHE_BLOCK_BYTES = 2 ** 62
+    if 'col2im' in changes:
+        conv.TRANSPOSE_AS_CORRELATION = False
+    if 'sigmoid' in changes:
+        def sigmoid(xp, x):
+            e = xp.exp(-xp.abs(x))
+            d = 1.0 / (1.0 + e)
+            return xp.where(x >= 0, d, e * d)
+        unary._sigmoid = sigmoid
     if variant == 'sg-silu-composed':
-        from scratchgen.ops import unary
-
         def forward(self, x):
             return x * unary._sigmoid(self.xp_of(x), x)
 
@@ -57,13 +92,56 @@ def build_unet(variant):
             s = unary.sigmoid(x)
             return gy * (s * (1.0 + x * (1.0 - s)))
         unary.Silu.forward, unary.Silu.backward = forward, backward
+
+
+def build_unet(variant):
+    import diffusion
+    if variant == 'torch':
+        import torch
+        torch.set_num_threads(1)
+        return diffusion.build_torch('unet16')
+    undo(variant)
     return diffusion.build_sg('unet16')
 
 
-def build(bench, variant, T):
+def build_layer(bench, variant, layer):
+    """One layer's forward and backward (all inputs' gradients) on a batch of 32:
+    conv (C -> O, H x H, 3x3, padding 1), groupnorm (8 groups of C, H x H, affine),
+    sigmoid (of a (32, C, H, H) array)."""
+    import numpy as np
+    c, o, h = layer
+    rng = np.random.default_rng(0)
+    shapes = {'conv': [(32, c, h, h), (o, c, 3, 3), (o,), (32, o, h, h)],
+              'groupnorm': [(32, c, h, h), (c,), (c,), (32, c, h, h)],
+              'sigmoid': [(32, c, h, h), (32, c, h, h)]}[bench]
+    hosts = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    if variant == 'torch':
+        import torch
+        torch.set_num_threads(1)
+        lib, F = torch, torch.nn.functional
+        ts = [torch.tensor(a, requires_grad=i < len(hosts) - 1) for i, a in enumerate(hosts)]
+    else:
+        import scratchgen as sg
+        undo(variant)
+        lib, F = sg, sg.nn.functional
+        ts = [sg.tensor(a, requires_grad=i < len(hosts) - 1) for i, a in enumerate(hosts)]
+    fn = {'conv': lambda x, w, b: F.conv2d(x, w, b, padding=1),
+          'groupnorm': lambda x, w, b: F.group_norm(x, 8, w, b),
+          'sigmoid': lib.sigmoid}[bench]
+
+    def run():
+        fn(*ts[:-1]).backward(ts[-1])
+        for t in ts[:-1]:
+            t.grad = None
+    return run
+
+
+def build(bench, variant, T, layer):
     import numpy as np
     if bench == 'unet':
         return build_unet(variant)
+    if bench in ('conv', 'groupnorm', 'sigmoid'):
+        return build_layer(bench, variant, layer)
     rng = np.random.default_rng(0)
     f64 = variant.endswith('f64') or '-f64-' in variant
     dtype = np.float64 if f64 else np.float32
@@ -123,11 +201,13 @@ def main():
     ap.add_argument('--rounds', type=int, default=5)
     ap.add_argument('--repeats', type=int, default=20)
     ap.add_argument('--T', type=int, default=512, help='sequence length (attention)')
+    ap.add_argument('--layer', default='48,16,16', help='C,O,H (conv; groupnorm and sigmoid use C and H)')
     ap.add_argument('--variants', nargs='*', default=None)
     ap.add_argument('--worker', default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        print(json.dumps(median_time(build(args.bench, args.worker, args.T), args.repeats)))
+        layer = tuple(int(v) for v in args.layer.split(','))
+        print(json.dumps(median_time(build(args.bench, args.worker, args.T, layer), args.repeats)))
         return
     env = worker_env(1)
     variants = args.variants or VARIANTS[args.bench]
@@ -136,13 +216,15 @@ def main():
     for _ in range(args.rounds):
         for v in variants:
             out = subprocess.run([sys.executable, __file__, args.bench, '--worker', v, '--T',
-                                  str(args.T), '--repeats', str(args.repeats)],
+                                  str(args.T), '--layer', args.layer, '--repeats', str(args.repeats)],
                                  capture_output=True, text=True, env=env)
             if out.returncode != 0:
                 raise SystemExit(f"{v}: {(out.stderr.strip().splitlines() or ['?'])[-1]}")
             times[v].append(json.loads(out.stdout.strip().splitlines()[-1]))
     load1 = open('/proc/loadavg').read().split()[0]
-    print(f"{args.bench}{' T=%d' % args.T if args.bench == 'attention' else ''}: median of "
+    what = {'attention': f' T={args.T}', 'unet': ''}.get(args.bench, f' C,O,H={args.layer}')
+    what = '' if args.bench == 'gelu' else what
+    print(f"{args.bench}{what}: median of "
           f"{args.rounds} alternating rounds of per-process medians ({args.repeats} repeats), "
           f"one thread; load {load0} -> {load1}")
     med = {v: statistics.median(t) for v, t in times.items()}

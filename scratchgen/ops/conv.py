@@ -35,7 +35,16 @@ C is small (a 1-channel image's inner runs would be one float) or the images lar
 (its per-sample products are then big enough, and NCHW <-> NHWC copies cost more);
 measured in docs/benchmarks.md.
 
-Loops run over kernel offsets only, never over batch or pixels.
+At stride 1, conv_transpose2d is computed as a conv2d instead: the same map is a
+correlation of its input, padded by the kernel's span less ``padding``, with the kernel
+flipped and its in/out channels swapped (``_flipped``, ``_full_pads``). im2col's copies
+then replace col2im's read-add-writes, which cost twice as much (docs/benchmarks.md).
+
+On the host the batch-major path builds ``cols`` for a block of samples at a time, about
+``backend.CACHE_BLOCK_BYTES`` (1 MB) each, and multiplies it right away, while it is
+still in cache; a GPU takes the whole batch as one block.
+
+Loops run over kernel offsets and those blocks, never over pixels.
 """
 import math
 import numbers
@@ -170,6 +179,45 @@ def _padded_hw(hw, pads):
 
 
 # ----------------------------------------------------------------------------- convolution
+def _correlate(x, w, b, stride, padding, dilation, groups):
+    """Conv2d's forward on arrays: x (N, C, H, W), w (O, C/groups, kh, kw), b (O,) or None."""
+    n, g, o = x.shape[0], groups, w.shape[0]
+    out_hw = _out_hw(_padded_hw(x.shape[2:], padding), w.shape[2:], stride, dilation)
+    if _wide(x.shape[1], out_hw[0] * out_hw[1], g):   # one (N Ho Wo, K) @ (K, O) GEMM
+        cols = _im2col_rows(x, w.shape[2:], stride, padding, dilation, out_hw)
+        rows = backend.matmul(cols, _w_rows(w).T)
+        if b is not None:
+            rows += b
+        return _nchw(rows, n, out_hw)
+    xpad, p = _pad(x, padding), out_hw[0] * out_hw[1]
+    wg = w.reshape(g, o // g, -1)
+    y = backend.xp_of(x).empty((n, o) + out_hw, dtype=backend.xp_of(x).result_type(x, w))
+    for s in backend.batch_blocks(x, n, x.itemsize * wg.shape[2] * g * p):
+        cols = _im2col(xpad[s], w.shape[2:], stride, dilation, out_hw)   # still in cache:
+        m = cols.shape[0]                                                 # (m, G, K, HoWo)
+        backend.matmul(wg, cols.reshape(m, g, -1, p), out=y[s].reshape(m, g, o // g, p))
+    if b is not None:
+        y += b.reshape(o, 1, 1)
+    return y
+
+
+def _flipped(w, groups):
+    """A conv_transpose2d weight (C, O/groups, kh, kw) as the conv2d weight
+    (O, C/groups, kh, kw) of the same map at stride 1: in and out swapped within each
+    group, the kernel turned by 180 degrees."""
+    c, og, kh, kw = w.shape
+    wg = w.reshape(groups, c // groups, og, kh, kw).swapaxes(1, 2)
+    return backend.xp_of(w).ascontiguousarray(
+        wg.reshape(groups * og, c // groups, kh, kw)[:, :, ::-1, ::-1])
+
+
+def _full_pads(padding, kernel, dilation):
+    """The padding that makes conv2d with the flipped kernel a stride-1 conv_transpose2d
+    cropped by ``padding``: the kernel's span less one, less the crop, on each side."""
+    return tuple((_span(k, d) - 1 - a, _span(k, d) - 1 - z)
+                 for (a, z), k, d in zip(padding, kernel, dilation))
+
+
 class Conv2d(Function):
     """y = conv2d(x, w) + b for x (N, C, H, W), w (O, C/groups, kh, kw), optional b (O,).
 
@@ -179,23 +227,7 @@ class Conv2d(Function):
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
 
     def forward(self, x, w, b=None):
-        n, g, o = x.shape[0], self.groups, w.shape[0]
-        out_hw = _out_hw(_padded_hw(x.shape[2:], self.padding), w.shape[2:], self.stride,
-                         self.dilation)
-        if _wide(x.shape[1], out_hw[0] * out_hw[1], g):   # one (N Ho Wo, K) @ (K, O) GEMM
-            cols = _im2col_rows(x, w.shape[2:], self.stride, self.padding, self.dilation, out_hw)
-            rows = backend.matmul(cols, _w_rows(w).T)
-            if b is not None:
-                rows += b
-            return _nchw(rows, n, out_hw)
-        xpad = _pad(x, self.padding)
-        cols = _im2col(xpad, w.shape[2:], self.stride, self.dilation, out_hw)
-        cols = cols.reshape(n, g, -1, out_hw[0] * out_hw[1])
-        y = backend.matmul(w.reshape(g, o // g, -1), cols)   # (N, G, O/G, Ho*Wo): batched
-        y = y.reshape((n, o) + out_hw)
-        if b is not None:
-            y += b.reshape(o, 1, 1)
-        return y
+        return _correlate(x, w, b, self.stride, self.padding, self.dilation, self.groups)
 
     def backward(self, gy):
         x, w = self.inputs[:2]
@@ -207,6 +239,10 @@ class Conv2d(Function):
         return gx, gw, gy.sum(axis=(0, 2, 3)) if self.inputs[2].requires_grad else None
 
 
+TRANSPOSE_AS_CORRELATION = True   # stride-1 ConvTranspose2d as a Conv2d (False: col2im,
+                                  # the path it replaced; bench/paired.py unet compares)
+
+
 class ConvTranspose2d(Function):
     """y = conv_transpose2d(x, w) + b for x (N, C, H, W), w (C, O/groups, kh, kw): the
     adjoint of Conv2d with the same options. The canvas that col2im fills is cropped by
@@ -216,6 +252,13 @@ class ConvTranspose2d(Function):
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
 
     def forward(self, x, w, b=None):
+        if tuple(self.stride) == (1, 1) and TRANSPOSE_AS_CORRELATION:
+            # At stride 1 the adjoint is itself a correlation (flipped kernel, padded
+            # input): im2col's plain copies then replace col2im's nine read-add-writes,
+            # over the input's channels rather than the output's (half the time or less).
+            return _correlate(x, _flipped(w, self.groups), b, (1, 1),
+                              _full_pads(self.padding, w.shape[2:], self.dilation),
+                              self.dilation, self.groups)
         n, c, h, wd = x.shape
         g, (og, kh, kw) = self.groups, w.shape[1:]
         canvas_hw = tuple((i - 1) * s + _span(k, d) for i, k, s, d in
@@ -264,11 +307,13 @@ class Conv2dWeightGrad(Function):
                                 (ho, wo))
             gw = backend.matmul(_rows_of(gy).T, cols).reshape((o,) + self.kernel_size + (c,))
             return self.xp_of(gw).ascontiguousarray(gw.transpose(0, 3, 1, 2))
-        xpad = _pad(x, self.padding)
-        cols = _im2col(xpad, self.kernel_size, self.stride, self.dilation, (ho, wo))
-        cols = cols.reshape(n, g, -1, ho * wo)
-        gwt = backend.matmul(cols, gy.reshape(n, g, o // g, ho * wo).swapaxes(2, 3)).sum(axis=0)
-        return gwt.swapaxes(1, 2).reshape((o, c // g) + self.kernel_size)   # from (G, K, O/G)
+        xpad, p, k = _pad(x, self.padding), ho * wo, c * math.prod(self.kernel_size)
+        gys, gwt = gy.reshape(n, g, o // g, p).swapaxes(2, 3), 0
+        for s in backend.batch_blocks(x, n, x.itemsize * k * p):
+            cols = _im2col(xpad[s], self.kernel_size, self.stride, self.dilation, (ho, wo))
+            cols = cols.reshape(cols.shape[0], g, -1, p)                  # still in cache
+            gwt = gwt + backend.matmul(cols, gys[s]).sum(axis=0)          # (G, K, O/G)
+        return gwt.swapaxes(1, 2).reshape((o, c // g) + self.kernel_size)
 
     def backward(self, ggw):
         x, gy = self.inputs

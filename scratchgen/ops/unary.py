@@ -10,8 +10,9 @@ where the upstream gradient is infinite. At a kink the value follows PyTorch
 (relu'(0) = 0, abs'(0) = sign(0) = 0, clip passes the gradient at the bounds, maximum
 splits it on ties).
 
-Forward formulas are the numerically stable ones: ``sigmoid`` and ``softplus`` use
-``exp(-|x|)`` only, so no input overflows.
+Forward formulas are the numerically stable ones: ``softplus`` uses ``exp(-|x|)``
+only, so no input overflows; ``sigmoid`` lets exp(-x) overflow to inf, whose
+reciprocal is the exact limit 0.
 """
 import math
 import numbers
@@ -45,10 +46,15 @@ def _mask(cond):
 
 
 def _sigmoid(xp, x):
-    """1 / (1 + exp(-x)) from e = exp(-|x|) <= 1, which never overflows."""
-    e = xp.exp(-xp.abs(x))
-    d = 1.0 / (1.0 + e)
-    return xp.where(x >= 0, d, e * d)
+    """1 / (1 + exp(-x)) in four in-place passes. Where exp(-x) overflows (x < -88 in
+    float32) it is inf and the result the exact limit 0, so the overflow is let pass."""
+    t = xp.negative(x)
+    if t.dtype.kind != 'f':
+        t = t.astype(xp.float64)
+    with backend.overflow_ok():
+        xp.exp(t, out=t)
+    t += 1.0
+    return xp.reciprocal(t, out=t)
 
 
 # ------------------------------------------------------------------ exp, log, powers

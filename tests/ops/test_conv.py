@@ -266,21 +266,30 @@ CASES = [
 
 # Convolutions take one of two layouts by channel count (ops/conv.py, WIDE_CHANNELS):
 # every case runs through both, the narrow (batch-major) one and the wide (channels-last,
-# one GEMM) one, by moving the threshold.
-LAYOUTS = {'narrow': (10 ** 9, 0), 'wide': (1, 10 ** 9)}     # (WIDE_CHANNELS, WIDE_MAX_PIXELS)
+# one GEMM) one, by moving the threshold. The narrow one builds its columns a cache
+# block of samples at a time (backend.CACHE_BLOCK_BYTES): 'narrow-blocks' makes every
+# sample its own block, so the loop over blocks runs more than once; 'col2im' turns off
+# stride-1 conv_transpose2d as a correlation (TRANSPOSE_AS_CORRELATION).
+LAYOUTS = {   # WIDE_CHANNELS, WIDE_MAX_PIXELS, CACHE_BLOCK_BYTES, TRANSPOSE_AS_CORRELATION
+    'narrow': (10 ** 9, 0, sg.backend.CACHE_BLOCK_BYTES, True),
+    'narrow-blocks': (10 ** 9, 0, 1, True),
+    'col2im': (10 ** 9, 0, sg.backend.CACHE_BLOCK_BYTES, False),
+    'wide': (1, 10 ** 9, sg.backend.CACHE_BLOCK_BYTES, True)}
 
 
 @pytest.fixture(params=list(LAYOUTS))
 def layout(request, monkeypatch):
-    channels, pixels = LAYOUTS[request.param]
+    channels, pixels, block, correlate = LAYOUTS[request.param]
     monkeypatch.setattr(conv_ops, 'WIDE_CHANNELS', channels)
     monkeypatch.setattr(conv_ops, 'WIDE_MAX_PIXELS', pixels)
+    monkeypatch.setattr(sg.backend, 'CACHE_BLOCK_BYTES', block)
+    monkeypatch.setattr(conv_ops, 'TRANSPOSE_AS_CORRELATION', correlate)
     return request.param
 
 
 @pytest.mark.parametrize('case', CASES, ids=repr)
 def test_conv(case, device, layout):
-    if layout == 'wide' and not any(op.startswith(('Conv', 'ConvTranspose')) for op in case.ops):
+    if layout != 'narrow' and not any(op.startswith(('Conv', 'ConvTranspose')) for op in case.ops):
         pytest.skip('the layouts differ only in the convolutions')
     check_case(case, device)
 

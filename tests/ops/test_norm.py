@@ -63,7 +63,7 @@ CASES = [
     OpCase('Mul', lambda x: _bn_eval(x, None, None), [(3, 2)], name='batch_norm eval no affine',
            reference=lambda x: (x - np.linspace(-0.5, 0.5, 2)) / np.sqrt(np.linspace(0.5, 2.0, 2) + 1e-5)),
     # group_norm
-    OpCase(['Standardize', 'Reshape', 'Mul', 'Add'], lambda x, w, b: F.group_norm(x, 2, w, b),
+    OpCase('GroupNorm', lambda x, w, b: F.group_norm(x, 2, w, b),
            [(1, 4, 2), (4,), (4,)],
            reference=lambda x, w, b: _np_standardize(x.reshape(1, 2, 4), 2).reshape(1, 4, 2)
            * w[:, None] + b[:, None], name='group_norm 2 groups'),
@@ -73,6 +73,18 @@ CASES = [
            name='group_norm instance norm noncontig', reference=lambda x: _np_group_norm(x, 2)),
     OpCase('Standardize', lambda x, w: F.group_norm(x, 1, w), [(2, 3, 2), (3,)],
            name='group_norm one group', reference=lambda x, w: _np_group_norm(x, 1) * w[:, None]),
+    # group_norm with weight and bias: the fused GroupNorm op (its own backward, and the
+    # rebuilt-from-ops one under create_graph)
+    OpCase('GroupNorm', lambda x, w, b: F.group_norm(x, 3, w, b), [(2, 6, 2, 3), (6,), (6,)],
+           reference=lambda x, w, b: _np_group_norm(x, 3) * w[:, None, None] + b[:, None, None],
+           name='GroupNorm (N,C,H,W) affine'),
+    OpCase('GroupNorm', lambda x, w, b: F.group_norm(x, 4, w, b),
+           [Spec((3, 4, 5), noncontig=True), (4,), (4,)],
+           reference=lambda x, w, b: _np_group_norm(x, 4) * w[:, None] + b[:, None],
+           name='GroupNorm one channel a group, noncontig'),
+    OpCase('GroupNorm', lambda x, w, b: F.group_norm(x, 1, w, b), [(2, 2, 3, 1), (2,), (2,)],
+           reference=lambda x, w, b: _np_group_norm(x, 1) * w[:, None, None] + b[:, None, None],
+           name='GroupNorm one group'),
 ]
 
 
@@ -202,3 +214,20 @@ def test_batch_norm_matches_torch(shape, training):
         np.testing.assert_allclose(rm.numpy(), trm.numpy(), rtol=1e-12)
         np.testing.assert_allclose(rv.numpy(), trv.numpy(), rtol=1e-12)
     _compare(y, ty, [(x, tx), (w, tw), (b, tb)])
+
+
+def test_group_norm_fused_gradient_of_some_inputs_only(device):
+    """GroupNorm's backward computes only what is asked: x alone, or the parameters alone,
+    each equal to the gradient when all three require it."""
+    rng = np.random.default_rng(3)
+    hosts = [rng.standard_normal(s) for s in ((2, 4, 3, 2), (4,), (4,), (2, 4, 3, 2))]
+
+    def grads(need):
+        ts = [sg.tensor(h, device=device, requires_grad=r) for h, r in zip(hosts[:3], need)]
+        F.group_norm(ts[0], 2, ts[1], ts[2]).backward(sg.tensor(hosts[3], device=device))
+        return [t.grad.numpy() if r else None for t, r in zip(ts, need)]
+    full = grads((True, True, True))
+    only_x, only_params = grads((True, False, False)), grads((False, True, True))
+    np.testing.assert_allclose(only_x[0], full[0], rtol=1e-12)
+    np.testing.assert_allclose(only_params[1], full[1], rtol=1e-12)
+    np.testing.assert_allclose(only_params[2], full[2], rtol=1e-12)
