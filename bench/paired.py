@@ -1,7 +1,8 @@
 """Variants of one computation in alternating processes: scratchgen's path now, the path it
 replaced, and PyTorch, round after round, so that a change in the shared machine's load
 hits every variant alike; the medians of the per-process medians, and each variant's
-ratio to PyTorch from the same rounds.
+ratio to PyTorch: the ratio of those medians, and the median (and range) of each round's
+own ratio, whose two processes ran next to each other.
 
     python bench/paired.py gelu                    # exact GELU of (768, 512), fwd+bwd
     python bench/paired.py attention --rounds 7    # causal attention, B=12 H=4 T=512 D=32
@@ -66,13 +67,13 @@ def undo(variant):
     from scratchgen import backend
     from scratchgen.ops import conv, norm, unary
     changes = UNDO.get(variant, ())
-    if 'gn' in changes:
-        from scratchgen import nn
+    if 'gn' in changes:               # nn.GroupNorm and build_layer call F.group_norm
+        import scratchgen.nn.functional as F
 
-        def group_norm(self, x):
-            y = norm.Standardize((2,), self.eps)(x.reshape(x.shape[0], self.num_groups, -1))
-            return norm._affine(y.reshape(x.shape), self.weight, self.bias, norm._channel_shape(x))
-        nn.GroupNorm.forward = group_norm
+        def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
+            y = norm.Standardize((2,), eps)(x.reshape(x.shape[0], num_groups, -1))
+            return norm._affine(y.reshape(x.shape), weight, bias, norm._channel_shape(x))
+        F.group_norm = group_norm
     if 'blocks' in changes:
         backend.CACHE_BLOCK_BYTES = 2 ** 62
     if 'col2im' in changes:
@@ -228,9 +229,15 @@ def main():
           f"{args.rounds} alternating rounds of per-process medians ({args.repeats} repeats), "
           f"one thread; load {load0} -> {load1}")
     med = {v: statistics.median(t) for v, t in times.items()}
-    ref = {v: med.get('torch-f64' if ('f64' in v and 'torch-f64' in med) else 'torch') for v in variants}
+    ref = {v: 'torch-f64' if ('f64' in v and 'torch-f64' in med) else 'torch' for v in variants}
+    print(f"  {'variant':<18} {'median':>11} {'[range]':>17}  ratio of medians; median "
+          f"[range] of the {args.rounds} rounds' own ratios")
     for v in variants:
-        ratio = f"{med[v] / ref[v]:.2f}x torch" if ref[v] and not v.startswith('torch') else ''
+        ratio = ''
+        if ref[v] in times and not v.startswith('torch'):
+            own = [a / b for a, b in zip(times[v], times[ref[v]])]   # same round, neighbours
+            ratio = (f"{med[v] / med[ref[v]]:.2f}x {ref[v]}; {statistics.median(own):.2f}x "
+                     f"[{min(own):.2f}-{max(own):.2f}]")
         spread = f"[{min(times[v]) * 1e3:.2f}-{max(times[v]) * 1e3:.2f}]"
         print(f"  {v:<18} {med[v] * 1e3:8.2f} ms {spread:>17}  {ratio}")
 
