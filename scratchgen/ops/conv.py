@@ -189,9 +189,9 @@ def _correlate(x, w, b, stride, padding, dilation, groups):
         if b is not None:
             rows += b
         return _nchw(rows, n, out_hw)
-    xpad, p = _pad(x, padding), out_hw[0] * out_hw[1]
+    xp, xpad, p = backend.xp_of(x), _pad(x, padding), out_hw[0] * out_hw[1]
     wg = w.reshape(g, o // g, -1)
-    y = backend.xp_of(x).empty((n, o) + out_hw, dtype=backend.xp_of(x).result_type(x, w))
+    y = xp.empty((n, o) + out_hw, dtype=xp.result_type(x, w))
     for s in backend.batch_blocks(x, n, x.itemsize * wg.shape[2] * g * p):
         cols = _im2col(xpad[s], w.shape[2:], stride, dilation, out_hw)   # still in cache:
         m = cols.shape[0]                                                 # (m, G, K, HoWo)

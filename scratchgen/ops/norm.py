@@ -102,23 +102,20 @@ class GroupNorm(Function):
             shape, axes = (1, c) + (1,) * (x.ndim - 2), (0,) + tuple(range(2, x.ndim))
             gx = standardize.backward((gy * w.reshape(shape)).reshape(n, g, -1)).reshape(x.shape)
             return gx, (gy * xhat).sum(axes), gy.sum(axes)
-        xp, xhat, wd = self.xp_of(x.data), self.xhat, w.data
-        gy3 = gy.data.reshape(n, c, -1)
-        s1, s2 = gy3.sum(axis=2), (gy3 * xhat).sum(axis=2)                  # (N, C)
+        gy4 = gy.data.reshape(n, g, c // g, -1)                            # (N, G, C/G, P)
+        xhat4 = self.xhat.reshape(gy4.shape)
+        s1, s2 = gy4.sum(axis=3), (gy4 * xhat4).sum(axis=3)                # (N, G, C/G)
         gx = None
         if x.requires_grad:
-            m = xhat.shape[2] * (c // g)
-            mean1 = (wd * s1).reshape(n, g, -1).sum(axis=2, keepdims=True) / m   # (N, G, 1)
-            mean2 = (wd * s2).reshape(n, g, -1).sum(axis=2, keepdims=True) / m
-            rstd = xp.broadcast_to(self.rstd, (n, g, c // g)).reshape(n, c)
-            mean1 = xp.broadcast_to(mean1, (n, g, c // g)).reshape(n, c)
-            mean2 = xp.broadcast_to(mean2, (n, g, c // g)).reshape(n, c)
-            gx = gy3 * (rstd * wd)[:, :, None]
-            gx -= xhat * (rstd * mean2)[:, :, None]
-            gx -= (rstd * mean1)[:, :, None]
+            wg, m, rstd = w.data.reshape(g, c // g), gy4.shape[2] * gy4.shape[3], self.rstd
+            mean1 = (wg * s1).sum(axis=2, keepdims=True) / m                # (N, G, 1)
+            mean2 = (wg * s2).sum(axis=2, keepdims=True) / m
+            gx = gy4 * (rstd * wg)[..., None]
+            gx -= xhat4 * (rstd * mean2)[..., None]
+            gx -= (rstd * mean1)[..., None]
             gx = Tensor(gx.reshape(x.shape))
-        gw = Tensor(s2.sum(axis=0)) if w.requires_grad else None
-        gb = Tensor(s1.sum(axis=0)) if b.requires_grad else None
+        gw = Tensor(s2.sum(axis=0).reshape(c)) if w.requires_grad else None
+        gb = Tensor(s1.sum(axis=0).reshape(c)) if b.requires_grad else None
         return gx, gw, gb
 
 
